@@ -1,0 +1,1 @@
+"""Reasoning methods: one module (or package) per method, each registering itself with @register_method."""

@@ -1,0 +1,1 @@
+"""Docker sandbox that executes untrusted generated code and returns verdicts."""

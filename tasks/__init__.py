@@ -1,0 +1,1 @@
+"""Tasks: one module per benchmark, each registering itself with @register_task."""
