@@ -18,9 +18,14 @@ class Method(ABC):
     config_class: ClassVar[type]  # dataclass of this method's options (YAML key `method_config`)
     trainable: ClassVar[bool] = True
 
-    def __init__(self, run_config: Any, method_config: Any):
+    def __init__(self, run_config: Any, method_config: Any, task: Any = None):
         self.run_config = run_config  # RunConfig or TrainConfig (harness/config.py)
         self.config = method_config
+        self.task = task  # the Task instance (tasks/base.py), for task-specific prompt formats
+
+    def manifest_info(self) -> dict[str, Any]:
+        """Model id, weights' sha256, checkpoint path, parameter count: written to the run manifest."""
+        return {}
 
     @abstractmethod
     def generate(self, problems: list[Problem], n: int, seed: int) -> list[Generation]:

@@ -1,0 +1,148 @@
+"""Typed configs: dataclasses, filled from a YAML file and then `--set key=value` overrides.
+
+OmegaConf does the merging and the type checking; this module turns its errors into one-line
+UserErrors and attaches the chosen method's own config dataclass under `method_config`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from nfbench.harness.errors import UserError
+
+
+@dataclass
+class RunConfig:
+    """`nfbench run`: generate with a method on a task, execute in the sandbox, summarise."""
+
+    method: str = "cot"
+    task: str = "humaneval"
+    backbone: str = "smollm2-135m"  # registry name, HF hub id, local dir or .gguf file
+    checkpoint: str | None = None  # trained checkpoint dir; None = latest for (method, backbone) if the method needs one
+    split: str | None = None  # None = the task's default split
+    limit: int | None = None  # first N problems of the split
+    task_ids: list[str] | None = None  # only these problems
+    task_options: dict[str, Any] = field(default_factory=dict)  # e.g. synth: {steps: 4}
+    n_samples: int = 1
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    batch_size: int = 8
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16
+    sandbox: str = "docker"  # docker | local (unsandboxed, prints a warning)
+    sandbox_workers: int | None = None  # None = CPU count
+    data_dir: str | None = None  # None = $NFBENCH_DATA_DIR, else download where possible
+    ks: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 10, 16, 32, 64, 128])  # pass@k reported for k <= n
+    method_config: Any = None  # the method's own config dataclass, filled in by load_config
+
+
+@dataclass
+class TrainerConfig:
+    """Shared trainer options (harness/trainer.py); multi-stage methods may override per stage."""
+
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    epochs: float = 1.0
+    max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs)
+    batch_size: int = 16  # per process
+    grad_accum: int = 1
+    warmup_steps: int = 20
+    max_grad_norm: float = 1.0
+    eval_every: int = 0  # optimizer steps between validations (0 = only at the end)
+    eval_problems: int = 16  # validation slice size (pass@1 through the sandbox)
+    save_every: int = 200  # optimizer steps between resumable checkpoints
+    log_every: int = 10
+    tensorboard: bool = False
+
+
+@dataclass
+class TrainConfig:
+    """`nfbench train <method>`: produce a checkpoint under results/checkpoints/<method>/<name>/."""
+
+    method: str = MISSING
+    backbone: str = "tiny-llama"
+    data: str = "synth"  # a task name (its train split) or a JSONL SFT set made by `nfbench data`
+    task_options: dict[str, Any] = field(default_factory=dict)
+    name: str = "default"
+    init_from: str | None = None  # checkpoint dir to start from (e.g. Coconut from CoT-SFT)
+    stage: str | None = None  # run only this stage of a multi-stage method
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "auto"
+    sandbox: str = "docker"
+    data_dir: str | None = None
+    out: str | None = None  # None = results/checkpoints/<method>/<name>
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    method_config: Any = None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"config file not found: {p}", "pass an existing YAML file to --config")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"malformed YAML in {p}{where}", "fix the file's syntax") from None
+    if not isinstance(data, dict):
+        raise UserError(f"config file {p} must hold a mapping of keys to values", "see configs/ for examples")
+    return data
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """['a.b=1', 'c=[1,2]'] -> nested dict; values parsed as YAML scalars/lists."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"bad override '{pair}'", "write --set key=value, e.g. --set n_samples=8")
+        try:
+            value = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        *parents, leaf = key.split(".")
+        for k in parents:
+            node = node.setdefault(k, {})
+        node[leaf] = value
+    return out
+
+
+def _merge(schema: Any, *layers: dict[str, Any]) -> Any:
+    cfg = OmegaConf.structured(schema)
+    try:
+        for layer in layers:
+            cfg = OmegaConf.merge(cfg, OmegaConf.create(layer))
+        return OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as e:
+        msg = str(e).splitlines()[0]
+        key = getattr(e, "full_key", None)
+        where = f" (key '{key}')" if key else ""
+        raise UserError(f"bad config{where}: {msg}", "check the key names and value types "
+                        "(`nfbench run --help`, configs/*.yaml)") from None
+
+
+def load_config(schema: type, path: str | None, overrides: dict[str, Any]) -> Any:
+    """Defaults < YAML file < overrides; then the method's own config under `method_config`."""
+    from nfbench.harness.registry import get_method
+
+    layers = [read_yaml(path) if path else {}, overrides]
+    method_layers = [layer.pop("method_config", None) or {} for layer in layers]
+    cfg = _merge(schema, *layers)
+    method_cls = get_method(cfg.method)
+    cfg.method_config = _merge(method_cls.config_class, *method_layers)
+    return cfg
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A resolved config as plain data (for printing and manifests)."""
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
