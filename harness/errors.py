@@ -5,7 +5,7 @@ from __future__ import annotations
 class UserError(Exception):
     """A mistake the user can fix (bad name, bad config, missing file/data/engine).
 
-    The CLI prints `error: <message>` (plus `hint: <fix>` when given) and exits with code 2;
+    The CLI prints one line, `error: <message> — <fix>`, and exits with code 2;
     the traceback is shown only with --debug.
     """
 
@@ -17,4 +17,4 @@ class UserError(Exception):
         self.fix = fix
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.fix})" if self.fix else self.message
+        return f"{self.message} — {self.fix}" if self.fix else self.message

@@ -1,0 +1,275 @@
+"""The `nfbench` command line. It parses options and calls the modules that do the work;
+heavy imports (torch, docker) happen inside the commands that need them."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from nfbench.harness.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Compare explicit and latent reasoning methods for LLM code generation: "
+                       "train them, run them on a task with every solution executed in a Docker "
+                       "sandbox, and report pass@k against the cost of intermediate reasoning.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Build or check the Docker execution sandbox.")
+ls_app = typer.Typer(no_args_is_help=True, help="List methods, tasks, runs or checkpoints.")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(ls_app, name="ls")
+try:  # `nfbench data` lives with the SFT-data code; torch-free at import
+    from nfbench.harness.cli_data import data_app
+
+    app.add_typer(data_app, name="data")
+except ImportError:  # pragma: no cover - only while the module does not exist
+    pass
+
+log = logging.getLogger("nfbench")
+DEBUG = {"on": os.environ.get("NFBENCH_DEBUG") == "1"}
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config file (see configs/).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", "-s", help="Override a config key: --set n_samples=8 --set method_config.k=4 (repeatable).")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory to write into "
+                                                "(default: results/runs/<run_id>).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Start over: move an existing run directory "
+                                        "aside (never deleted) instead of resuming it.")]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug-level logging.")] = False) -> None:
+    DEBUG["on"] = DEBUG["on"] or debug
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="[%(asctime)s %(levelname)s] %(message)s", datefmt="%H:%M:%S")
+
+
+def _overrides(sets: list[str] | None, **flags: Any) -> dict[str, Any]:
+    """Explicit flags and --set pairs, in that order (flags left at None do not override YAML)."""
+    from nfbench.harness.config import parse_overrides
+
+    out = {k: v for k, v in flags.items() if v is not None}
+    out.update(parse_overrides(sets or []))
+    return out
+
+
+def _print_config(cfg: Any) -> None:
+    import yaml
+
+    from nfbench.harness.config import to_dict
+
+    typer.echo("# resolved config\n" + yaml.safe_dump(to_dict(cfg), sort_keys=False).rstrip(), err=True)
+
+
+# --- run / eval / train ------------------------------------------------------------------------
+@app.command()
+def run(
+    method: Annotated[Optional[str], typer.Option("--method", "-m", help="Reasoning method (`nfbench ls methods`).")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Task (`nfbench ls tasks`).")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="Backbone: smollm2-135m, tiny-llama, a HF id, a local dir or a .gguf file.")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(help="Trained checkpoint dir (default: the latest for method+backbone).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N problems.")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Task split (default: the task's evaluation split).")] = None,
+    n_samples: Annotated[Optional[int], typer.Option("--n-samples", "-n", help="Samples per problem.")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="0 = greedy.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    sandbox: Annotated[Optional[str], typer.Option(help="docker (default) or local (unsandboxed!).")] = None,
+    config: ConfigOpt = None, set_: SetOpt = None, out: OutOpt = None, force: ForceOpt = False,
+) -> None:
+    """Generate with a method on a task, execute every solution in the sandbox, and summarise.
+
+    Re-running the same command resumes where it stopped. Example:
+    nfbench run --method cot --task humaneval --limit 5
+    """
+    from nfbench.harness import pipeline
+    from nfbench.harness.config import RunConfig, load_config
+
+    cfg = load_config(RunConfig, str(config) if config else None, _overrides(
+        set_, method=method, task=task, backbone=backbone, checkpoint=checkpoint, limit=limit,
+        split=split, n_samples=n_samples, temperature=temperature, seed=seed, sandbox=sandbox))
+    _print_config(cfg)
+    path, summary = pipeline.run(cfg, out=str(out) if out else None, force=force)
+    if summary:
+        _print_summary(path, summary)
+
+
+@app.command("eval")
+def eval_(
+    task: Annotated[str, typer.Option("--task", "-t", help="Task the samples belong to.")],
+    samples: Annotated[Path, typer.Option(help="evalplus samples file: JSONL of {task_id, solution|completion}.")],
+    sandbox: Annotated[str, typer.Option(help="docker (default) or local (unsandboxed!).")] = "docker",
+    workers: Annotated[Optional[int], typer.Option(help="Sandbox workers (default: CPU count).")] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="Data directory (default: $NFBENCH_DATA_DIR).")] = None,
+    out: OutOpt = None, force: ForceOpt = False,
+) -> None:
+    """Score an existing samples file (from nfbench or any other tool) in the sandbox."""
+    from nfbench.harness import pipeline
+
+    path, summary = pipeline.evaluate(task, samples, out=str(out) if out else None, force=force,
+                                      sandbox=sandbox, workers=workers, data_dir=data_dir)
+    _print_summary(path, summary)
+
+
+@app.command()
+def train(
+    method: Annotated[str, typer.Argument(help="Method to train (`nfbench ls methods`).")],
+    backbone: Annotated[Optional[str], typer.Option(help="Backbone to start from (default tiny-llama).")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Training data: a task name (its train split) or a JSONL from `nfbench data`.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Checkpoint name: results/checkpoints/<method>/<name>/.")] = None,
+    stage: Annotated[Optional[str], typer.Option(help="Run only this stage of a multi-stage method.")] = None,
+    init_from: Annotated[Optional[str], typer.Option(help="Checkpoint to initialise from.")] = None,
+    config: ConfigOpt = None, set_: SetOpt = None,
+) -> None:
+    """Train a method (resumable: re-run the same command to continue)."""
+    from nfbench.harness import pipeline
+    from nfbench.harness.config import TrainConfig, load_config
+
+    cfg = load_config(TrainConfig, str(config) if config else None, _overrides(
+        set_, method=method, backbone=backbone, data=data, name=name, stage=stage, init_from=init_from))
+    _print_config(cfg)
+    path = pipeline.train(cfg)
+    typer.echo(f"checkpoint: {path}")
+
+
+def _print_summary(path: Path, summary: dict[str, Any]) -> None:
+    lines = [f"run: {path}"]
+    for part in ("base", "plus"):
+        table = (summary.get("pass_at_k") or {}).get(part) or {}
+        if table:
+            cells = ", ".join(f"pass@{k}={v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]"
+                              for k, v in table.items())
+            lines.append(f"{part}: {cells}")
+    cost = summary.get("cost") or {}
+    if "reasoning_positions" in cost:
+        rp = cost["reasoning_positions"]
+        lines.append(f"reasoning positions: mean {rp['mean']:.1f}, median {rp['median']:.1f}, p90 {rp['p90']:.1f}")
+    typer.echo("\n".join(lines))
+
+
+# --- report / regress / export -----------------------------------------------------------------
+@app.command()
+def report(
+    runs: Annotated[list[str], typer.Argument(help="Run directories or globs (default: results/runs/*).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Report directory (default: results/report).")] = None,
+    compare: Annotated[Optional[Path], typer.Option(help="Baseline JSON: mark regressions beyond the CI.")] = None,
+) -> None:
+    """Tables (Markdown, CSV, LaTeX), plots and an HTML report comparing runs. Never imports torch."""
+    from nfbench.harness.report import build_report
+    from nfbench.harness.store import results_root
+
+    html = build_report(runs or [str(results_root() / "runs" / "*")], out or results_root() / "report", compare)
+    typer.echo(f"report: {html}")
+
+
+@app.command()
+def regress(
+    baseline: Annotated[Optional[Path], typer.Option(help="Baseline file with tolerances.")] = None,
+    update: Annotated[bool, typer.Option(help="Write the measured numbers as the new baseline.")] = False,
+) -> None:
+    """CI regression: train and run every method on the synthetic suite with a tiny backbone."""
+    from nfbench.harness.regress import run_regression
+
+    raise typer.Exit(run_regression(baseline=baseline, update=update))
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Samples file (default: <run_dir>/samples.jsonl).")] = None,
+) -> None:
+    """Export a run's generations as an evalplus samples file ({task_id, solution})."""
+    import shutil
+
+    from nfbench.harness.store import GENERATIONS, RunStore
+
+    store = RunStore(run_dir)
+    if not store.exists(GENERATIONS):
+        raise UserError(f"{run_dir} has no {GENERATIONS}", "pass a run directory (`nfbench ls runs`)")
+    path = store.write_samples()
+    if out:
+        shutil.copyfile(path, out)
+        path = out
+    typer.echo(f"samples: {path}")
+
+
+# --- sandbox -----------------------------------------------------------------------------------
+@sandbox_app.command("build")
+def sandbox_build(force: Annotated[bool, typer.Option(help="Rebuild even if the image exists.")] = False) -> None:
+    """Build (or find) the sandbox image; offline build when no registry answers."""
+    from nfbench.sandbox.image import build_image
+
+    typer.echo(f"sandbox image: {build_image(force=force)}")
+
+
+@sandbox_app.command("check")
+def sandbox_check() -> None:
+    """Say whether the Docker engine and the sandbox image are ready, and how to fix what is not."""
+    from nfbench.sandbox.image import check_ready
+
+    lines = check_ready()
+    for ok, message in lines:
+        typer.echo(f"{'ok ' if ok else 'NO '} {message}")
+    if not all(ok for ok, _ in lines):
+        raise typer.Exit(2)
+
+
+# --- ls ----------------------------------------------------------------------------------------
+@ls_app.command("methods")
+def ls_methods() -> None:
+    """Registered reasoning methods."""
+    from nfbench.harness.registry import METHODS
+
+    for e in METHODS.entries().values():
+        typer.echo(f"{e.name:16s} {e.summary}")
+
+
+@ls_app.command("tasks")
+def ls_tasks(data_dir: Annotated[Optional[str], typer.Option(help="Data directory.")] = None) -> None:
+    """Registered tasks with their size, splits, source and licence."""
+    from nfbench.harness.listing import list_tasks
+
+    typer.echo(list_tasks(data_dir))
+
+
+@ls_app.command("runs")
+def ls_runs(root: Annotated[Optional[Path], typer.Option(help="Runs directory.")] = None) -> None:
+    """Runs in the results directory, with pass@1."""
+    from nfbench.harness.listing import list_runs
+
+    typer.echo(list_runs(root))
+
+
+@ls_app.command("checkpoints")
+def ls_checkpoints(root: Annotated[Optional[Path], typer.Option(help="Checkpoints directory.")] = None) -> None:
+    """Trained checkpoints, newest first."""
+    from nfbench.harness.listing import list_checkpoints
+
+    typer.echo(list_checkpoints(root))
+
+
+def main() -> None:
+    """Entry point: user mistakes -> one line + exit 2; tracebacks only with --debug.
+
+    Usage errors (unknown option, missing argument) are handled by typer itself (exit 2)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted; re-run the same command to resume", err=True)
+        sys.exit(130)
+    except UserError as e:
+        if DEBUG["on"]:
+            raise
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except Exception as e:
+        if DEBUG["on"]:
+            raise
+        typer.echo(f"error: {type(e).__name__}: {e} (re-run with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

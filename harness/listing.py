@@ -1,0 +1,54 @@
+"""Text listings for `nfbench ls` (torch-free: tasks never import torch, runs are read as JSON)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nfbench.harness.errors import UserError
+from nfbench.harness.registry import TASKS, get_task
+from nfbench.harness.store import results_root
+
+
+def list_tasks(data_dir: str | None = None) -> str:
+    rows = []
+    for name in TASKS.names():
+        cls = get_task(name)
+        try:
+            splits = cls(Path(data_dir) if data_dir else None).splits()
+            size = sum(splits.values())
+            split_text = ", ".join(f"{k} {v}" for k, v in splits.items())
+        except UserError as e:
+            size, split_text = "?", f"data missing: {e}"
+        plus = " (+plus tests)" if cls.has_plus else ""
+        rows.append(f"{name:11s} {size!s:>5} problems  [{split_text}]{plus}\n"
+                    f"{'':11s} {TASKS.entries()[name].summary}\n"
+                    f"{'':11s} source: {cls.source}; licence: {cls.licence}")
+    return "\n".join(rows)
+
+
+def _pass1(summary: dict) -> str:
+    cells = []
+    for part in ("base", "plus"):
+        entry = ((summary.get("pass_at_k") or {}).get(part) or {}).get("1")
+        if entry:
+            cells.append(f"{part} {entry['value']:.3f}")
+    return ", ".join(cells) or "-"
+
+
+def list_runs(root: Path | None = None) -> str:
+    root = root or results_root() / "runs"
+    rows = []
+    for run_dir in sorted(p for p in root.glob("*") if p.is_dir()):
+        summary_path = run_dir / "summary.json"
+        if summary_path.exists():
+            s = json.loads(summary_path.read_text())
+            rows.append(f"{run_dir.name:60s} {s.get('method')!s:14s} {s.get('task')!s:11s} pass@1: {_pass1(s)}")
+        else:
+            rows.append(f"{run_dir.name:60s} (unfinished: re-run its command to resume)")
+    return "\n".join(rows) or f"no runs under {root}"
+
+
+def list_checkpoints(root: Path | None = None) -> str:
+    root = root or results_root() / "checkpoints"
+    dirs = sorted((p for p in root.glob("*/*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    return "\n".join(f"{p.parent.name:14s} {p.name:30s} {p}" for p in dirs) or f"no checkpoints under {root}"

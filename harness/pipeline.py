@@ -1,0 +1,235 @@
+"""One run, flowing one way: task -> method -> sandbox -> store -> summary.
+
+`run` generates with a method and executes; `evaluate` executes an existing samples file; both
+resume from what their run directory already holds. `train` hands a TrainConfig to its method.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from nfbench.harness import store as st
+from nfbench.harness.config import RunConfig, TrainConfig, to_dict
+from nfbench.harness.errors import UserError
+from nfbench.harness.manifest import build_manifest
+from nfbench.harness.metrics import summarise
+from nfbench.harness.progress import progress
+from nfbench.harness.registry import get_method, get_task
+from nfbench.harness.types import Problem
+
+log = logging.getLogger("nfbench")
+
+# Options that change how fast a run goes, not what it produces: a rerun that differs only in
+# these resumes the same run.
+NOT_IN_RUN_ID = ("batch_size", "sandbox_workers")
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    kept = {k: v for k, v in config.items() if k not in NOT_IN_RUN_ID}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(text).name)[:40]
+
+
+def open_task(name: str, data_dir: str | None, options: dict[str, Any]) -> Any:
+    return get_task(name)(Path(data_dir) if data_dir else None, **options)
+
+
+def select_problems(task: Any, split: str | None, task_ids: list[str] | None,
+                    limit: int | None) -> list[Problem]:
+    problems = task.problems(split)
+    if task_ids:
+        by_id = {p.task_id: p for p in problems}
+        missing = [t for t in task_ids if t not in by_id]
+        if missing:
+            raise UserError(f"task ids not in {task.name}/{split or task.default_split}: "
+                            f"{', '.join(missing[:5])}", "check `nfbench ls tasks` and the split")
+        problems = [by_id[t] for t in task_ids]
+    if limit is not None:
+        problems = problems[:limit]
+    if not problems:
+        raise UserError(f"no problems selected from task '{task.name}'", "check --limit/--set task_ids")
+    return problems
+
+
+def open_store(out: str | None, run_id: str, config: dict[str, Any], force: bool) -> st.RunStore:
+    """Create the run directory, or resume it if it holds the same config."""
+    path = Path(out) if out else st.results_root() / "runs" / run_id
+    store = st.RunStore.create(path, force=force)
+    if store.exists(st.MANIFEST):
+        old = store.read_json(st.MANIFEST).get("config", {})
+        if config_hash(old) != config_hash(config):
+            raise UserError(f"{path} holds a run with a different config",
+                            "pass --force to move it aside and start over, or choose another --out")
+        log.info("resuming run in %s", path)
+    return store
+
+
+def execute_pending(store: st.RunStore, problems: list[Problem], sandbox: Any) -> None:
+    """Run every generation that has no verdict yet through the sandbox."""
+    by_id = {p.task_id: p for p in problems}
+    done = store.done(st.EXECUTIONS)
+    jobs = [(by_id[g["task_id"]], g["sample_idx"], g["solution"])
+            for g in store.records(st.GENERATIONS) if (g["task_id"], g["sample_idx"]) not in done]
+    if not jobs:
+        return
+    log.info("executing %d samples in the %s sandbox", len(jobs), sandbox.kind)
+    with progress("execute", total=len(jobs)) as advance:
+        for verdict in sandbox.execute(jobs):
+            store.append(st.EXECUTIONS, [verdict.to_dict()])
+            advance(1)
+
+
+def finish(store: st.RunStore, info: dict[str, Any], ks: Iterable[int]) -> dict[str, Any]:
+    summary = {**info, **summarise(store.records(st.GENERATIONS), store.records(st.EXECUTIONS), ks)}
+    store.write_json(st.SUMMARY, summary)
+    store.write_samples()
+    return summary
+
+
+def open_sandbox(kind: str, workers: int | None) -> Any:
+    from nfbench.sandbox.executor import Sandbox
+
+    if kind not in ("docker", "local"):
+        raise UserError(f"unknown sandbox '{kind}'", "use --sandbox docker (default) or --sandbox local")
+    return Sandbox(kind=kind, workers=workers)
+
+
+# --- nfbench run -------------------------------------------------------------------------------
+def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Path, dict[str, Any]]:
+    config = to_dict(cfg)
+    task = open_task(cfg.task, cfg.data_dir, cfg.task_options)
+    problems = select_problems(task, cfg.split, cfg.task_ids, cfg.limit)
+    run_id = f"{slug(cfg.task)}-{slug(cfg.method)}-{slug(cfg.backbone)}-{config_hash(config)}"
+    store = open_store(out, run_id, config, force)
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+    with open_sandbox(cfg.sandbox, cfg.sandbox_workers) as sandbox:
+        method = get_method(cfg.method)(cfg, cfg.method_config, task)
+        if rank == 0 and not store.exists(st.MANIFEST):
+            store.write_json(st.MANIFEST, build_manifest(
+                run_id=run_id, config=config, dataset={**task.dataset_info(),
+                "split": cfg.split or task.default_split, "n_problems": len(problems)},
+                model=method.manifest_info(), sandbox={"kind": cfg.sandbox, "image_id": sandbox.image_id()},
+                seeds={"seed": cfg.seed}))
+        generate_pending(store, method, problems[rank::world], cfg)
+        if rank != 0:
+            return store.path, {}
+        wait_for_shards(store, problems, cfg.n_samples, world)
+        execute_pending(store, problems, sandbox)
+    info = {"run_id": run_id, "method": cfg.method, "task": cfg.task, "backbone": cfg.backbone,
+            "split": cfg.split or task.default_split, "n_samples_per_problem": cfg.n_samples,
+            "temperature": cfg.temperature}
+    return store.path, finish(store, info, cfg.ks)
+
+
+def generate_pending(store: st.RunStore, method: Any, problems: list[Problem], cfg: RunConfig) -> None:
+    """Generate, chunk by chunk, every (task_id, sample_idx) the store does not hold yet.
+
+    Chunks are fixed by problem order and each has its own seed, so a resumed run generates
+    the same samples it would have generated without the interruption.
+    """
+    done = store.done(st.GENERATIONS)
+    per_chunk = max(1, cfg.batch_size // max(1, cfg.n_samples))
+    chunks = [problems[i:i + per_chunk] for i in range(0, len(problems), per_chunk)]
+    todo = [(i, c) for i, c in enumerate(chunks)
+            if any((p.task_id, s) not in done for p in c for s in range(cfg.n_samples))]
+    if not todo:
+        return
+    log.info("generating %d samples for %d problems with %s", cfg.n_samples * sum(map(len, chunks)),
+             len(problems), cfg.method)
+    with progress("generate", total=sum(len(c) for _, c in todo)) as advance:
+        for i, chunk in todo:
+            gens = method.generate(chunk, cfg.n_samples, cfg.seed * 100_003 + i)
+            store.append(st.GENERATIONS, (g.to_dict() for g in gens
+                                          if (g.task_id, g.sample_idx) not in done))
+            advance(len(chunk))
+
+
+def wait_for_shards(store: st.RunStore, problems: list[Problem], n: int, world: int,
+                    timeout_s: float = 24 * 3600) -> None:
+    """Rank 0 of a sharded run waits until every rank's generations are in the store."""
+    if world == 1:
+        return
+    want = {(p.task_id, s) for p in problems for s in range(n)}
+    deadline = time.time() + timeout_s
+    while not want <= store.done(st.GENERATIONS):
+        if time.time() > deadline:
+            raise UserError("timed out waiting for the other ranks' generations", "re-run to resume")
+        time.sleep(2)
+
+
+# --- nfbench eval ------------------------------------------------------------------------------
+def read_samples(path: Path, problems: dict[str, Problem]) -> list[dict[str, Any]]:
+    """An evalplus samples file -> generation records; sample_idx = position among the task's samples."""
+    if not path.is_file():
+        raise UserError(f"samples file not found: {path}", "pass an existing JSONL file to --samples")
+    counts: dict[str, int] = {}
+    out = []
+    for i, rec in enumerate(st.read_jsonl(path), 1):
+        task_id = rec.get("task_id")
+        if task_id not in problems:
+            raise UserError(f"{path}:{i}: unknown task_id {task_id!r}",
+                            "samples must belong to the task given with --task")
+        if "solution" in rec:
+            solution = rec["solution"]
+        elif "completion" in rec:
+            solution = problems[task_id].prompt + rec["completion"]
+        else:
+            raise UserError(f"{path}:{i}: a sample needs a 'solution' or a 'completion' field",
+                            "write evalplus samples: {\"task_id\": ..., \"solution\": ...}")
+        if not isinstance(solution, str):
+            raise UserError(f"{path}:{i}: the solution must be a string", "fix the samples file")
+        idx = counts.get(task_id, 0)
+        counts[task_id] = idx + 1
+        out.append({"task_id": task_id, "sample_idx": idx, "prompt": problems[task_id].prompt,
+                    "raw_output": solution, "solution": solution, "reasoning": None, "cost": {},
+                    "extra": {"source": str(path)}})
+    if not out:
+        raise UserError(f"{path} holds no samples", "write one JSON object per line")
+    return out
+
+
+def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bool = False,
+             sandbox: str = "docker", workers: int | None = None, data_dir: str | None = None,
+             task_options: dict[str, Any] | None = None, ks: Iterable[int] = (1, 10, 100)
+             ) -> tuple[Path, dict[str, Any]]:
+    task = open_task(task_name, data_dir, task_options or {})
+    all_problems: dict[str, Problem] = {}
+    for split in task.splits():
+        all_problems.update({p.task_id: p for p in task.problems(split)})
+    records = read_samples(samples, all_problems)
+    digest = hashlib.sha256(samples.read_bytes()).hexdigest()
+    config = {"command": "eval", "task": task_name, "samples": str(samples), "samples_sha256": digest,
+              "sandbox": sandbox, "task_options": task_options or {}}
+    run_id = f"eval-{slug(task_name)}-{slug(samples.stem)}-{config_hash(config)}"
+    store = open_store(out, run_id, config, force)
+    done = store.done(st.GENERATIONS)
+    store.append(st.GENERATIONS, (r for r in records if (r["task_id"], r["sample_idx"]) not in done))
+    used = [all_problems[t] for t in dict.fromkeys(r["task_id"] for r in records)]
+    with open_sandbox(sandbox, workers) as box:
+        if not store.exists(st.MANIFEST):
+            store.write_json(st.MANIFEST, build_manifest(
+                run_id=run_id, config=config, dataset={**task.dataset_info(), "n_problems": len(used)},
+                model={}, sandbox={"kind": sandbox, "image_id": box.image_id()}, seeds={}))
+        execute_pending(store, used, box)
+    n = min(sum(1 for r in records if r["task_id"] == p.task_id) for p in used)
+    info = {"run_id": run_id, "method": "samples:" + samples.stem, "task": task_name, "backbone": None,
+            "split": None, "n_samples_per_problem": n, "temperature": None}
+    return store.path, finish(store, info, ks)
+
+
+# --- nfbench train -----------------------------------------------------------------------------
+def train(cfg: TrainConfig) -> Path:
+    task = open_task(cfg.data, cfg.data_dir, cfg.task_options) if not cfg.data.endswith(".jsonl") else None
+    method_cls = get_method(cfg.method)
+    if not getattr(method_cls, "trainable", True):
+        raise UserError(f"method '{cfg.method}' is training-free", f"run it: nfbench run --method {cfg.method}")
+    return method_cls(cfg, cfg.method_config, task).train(cfg)

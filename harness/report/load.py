@@ -1,0 +1,102 @@
+"""Read finished run stores (manifest, summary, generations, verdicts). No torch, only JSON."""
+from __future__ import annotations
+
+import glob
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nfbench.harness.errors import UserError
+from nfbench.harness.store import EXECUTIONS, GENERATIONS, MANIFEST, SUMMARY, RunStore, read_jsonl
+
+log = logging.getLogger("nfbench")
+
+
+@dataclass
+class Run:
+    """One run directory, loaded."""
+
+    path: Path
+    manifest: dict[str, Any]
+    summary: dict[str, Any]
+    generations: list[dict[str, Any]]
+    verdicts: list[dict[str, Any]]
+
+    @property
+    def run_id(self) -> str:
+        return self.summary.get("run_id") or self.path.name
+
+    def _field(self, name: str) -> str:
+        return str(self.summary.get(name) or self.manifest.get("config", {}).get(name) or "?")
+
+    @property
+    def method(self) -> str:
+        return self._field("method")
+
+    @property
+    def task(self) -> str:
+        return self._field("task")
+
+    @property
+    def backbone(self) -> str:
+        return self._field("backbone")
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What one table row stands for."""
+        return self.method, self.task, self.backbone
+
+    @property
+    def created(self) -> str:
+        return str(self.manifest.get("created", ""))
+
+    def costs(self, name: str) -> list[float]:
+        """One cost field of every sample, in sample order."""
+        return [float(g.get("cost", {}).get(name, 0.0)) for g in self.generations]
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / SUMMARY).is_file()
+
+
+def expand(patterns: list[str]) -> list[Path]:
+    """Run directories named by paths or globs; a folder of runs (results/runs) expands to its runs."""
+    found: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) or ([pattern] if Path(pattern).exists() else [])
+        if not matches:
+            raise UserError(f"no run directory matches '{pattern}'",
+                            "pass run directories (results/runs/<run_id>) or a glob; see `nfbench ls runs`")
+        for m in map(Path, matches):
+            if is_run_dir(m):
+                found.append(m)
+            elif m.is_dir():
+                found.extend(sorted(p for p in m.iterdir() if p.is_dir() and is_run_dir(p)))
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise UserError(f"no finished run (a folder with {SUMMARY}) under {', '.join(patterns)}",
+                        "finish the run with `nfbench run` (or `nfbench eval RUN_DIR`) first")
+    return unique
+
+
+def load_run(path: Path) -> Run:
+    store = RunStore(path)
+    manifest = store.read_json(MANIFEST) if store.exists(MANIFEST) else {}
+    # read_jsonl without repair: a report never writes into a run store
+    return Run(path=Path(path), manifest=manifest, summary=store.read_json(SUMMARY),
+               generations=read_jsonl(store.file(GENERATIONS)), verdicts=read_jsonl(store.file(EXECUTIONS)))
+
+
+def load_runs(patterns: list[str]) -> list[Run]:
+    """Load runs; where several share method x task x backbone, the newest one is kept."""
+    latest: dict[tuple[str, str, str], Run] = {}
+    for path in expand(patterns):
+        run = load_run(path)
+        old = latest.get(run.key)
+        if old is not None:
+            keep, drop = (run, old) if run.created >= old.created else (old, run)
+            log.warning("two runs of %s: keeping %s, ignoring %s", "/".join(run.key), keep.path, drop.path)
+            run = keep
+        latest[run.key] = run
+    return sorted(latest.values(), key=lambda r: (r.task, r.backbone, r.method))

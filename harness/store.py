@@ -1,0 +1,130 @@
+"""The run store: one directory per run, append-only JSONL records, atomic JSON files.
+
+results/runs/<run_id>/
+  manifest.json      resolved config, code/package/data/model/sandbox versions, hardware, seeds
+  generations.jsonl  one Generation per (task_id, sample_idx)
+  executions.jsonl   one Verdict per (task_id, sample_idx)
+  summary.json       pass@k and cost aggregates (harness/metrics.py)
+  samples.jsonl      the generations as an evalplus samples file ({"task_id", "solution"})
+
+Records are appended and flushed one at a time, so a crash loses at most the line being written;
+reading drops a torn last line (with a warning) so that it is redone.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from nfbench.harness.errors import UserError
+
+log = logging.getLogger("nfbench")
+
+MANIFEST, GENERATIONS, EXECUTIONS, SUMMARY, SAMPLES = (
+    "manifest.json", "generations.jsonl", "executions.jsonl", "summary.json", "samples.jsonl")
+
+
+def results_root() -> Path:
+    return Path(os.environ.get("NFBENCH_RESULTS", "results"))
+
+
+def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """All records of a JSONL file.
+
+    Every record is written with its newline in one write, so a last line without a newline (or
+    one that does not parse) is a write torn by a crash: it is dropped with a warning, and with
+    repair=True cut from the file so that appends continue cleanly. A bad line anywhere else is
+    corruption and an error.
+    """
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")  # the part after the last newline is lines[-1] (empty if none torn)
+    records, offset = [], 0
+    for i, line in enumerate(lines):
+        is_last = i == len(lines) - 1 or (i == len(lines) - 2 and not lines[-1])
+        try:
+            rec = json.loads(line) if line.strip() else None
+            ok = rec is None or isinstance(rec, dict)
+        except ValueError:
+            ok = False
+        if not ok or (i == len(lines) - 1 and line.strip()):
+            if not is_last:
+                raise UserError(f"{path} is malformed at line {i + 1}",
+                                "fix or remove that line, or start over with --force")
+            log.warning("%s: dropping a torn last line (%d bytes); it will be redone", path, len(line))
+            if repair:
+                with open(path, "r+b") as f:
+                    f.truncate(offset)
+            break
+        if rec is not None:
+            records.append(rec)
+        offset += len(line) + 1
+    return records
+
+
+class RunStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, path: Path, *, force: bool = False) -> RunStore:
+        """Open (or create) a run directory; with force, move an existing one aside first."""
+        path = Path(path)
+        if force and path.exists():
+            aside = path.with_name(f"{path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+            shutil.move(str(path), aside)
+            log.warning("moved the previous run aside to %s", aside)
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def exists(self, name: str) -> bool:
+        return self.file(name).exists()
+
+    # --- JSON (whole-file, atomic) ------------------------------------------------------------
+    def write_json(self, name: str, obj: Any) -> None:
+        tmp = self.file(name + ".tmp")
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+        os.replace(tmp, self.file(name))
+
+    def read_json(self, name: str) -> Any:
+        p = self.file(name)
+        try:
+            return json.loads(p.read_text())
+        except FileNotFoundError:
+            raise UserError(f"{p} not found", "is this a run directory? see `nfbench ls runs`") from None
+        except ValueError:
+            raise UserError(f"{p} is not valid JSON", "restore it or re-run with --force") from None
+
+    # --- JSONL (append-only) --------------------------------------------------------------------
+    def records(self, name: str) -> list[dict[str, Any]]:
+        return read_jsonl(self.file(name), repair=True)
+
+    def done(self, name: str) -> set[tuple[str, int]]:
+        return {(r["task_id"], r["sample_idx"]) for r in self.records(name)}
+
+    def append(self, name: str, records: Iterable[dict[str, Any]]) -> int:
+        n = 0
+        with open(self.file(name), "a", encoding="utf-8") as f:
+            for rec in records:
+                f.write(json.dumps(rec, default=str) + "\n")
+                f.flush()
+                n += 1
+        return n
+
+    def write_samples(self) -> Path:
+        """Export generations as an evalplus samples file."""
+        gens = sorted(self.records(GENERATIONS), key=lambda g: (g["task_id"], g["sample_idx"]))
+        tmp = self.file(SAMPLES + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for g in gens:
+                f.write(json.dumps({"task_id": g["task_id"], "solution": g["solution"]}) + "\n")
+        os.replace(tmp, self.file(SAMPLES))
+        return self.file(SAMPLES)
