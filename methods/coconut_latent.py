@@ -1,0 +1,90 @@
+"""Coconut's continuous thoughts: the last-layer hidden state of the previous position is fed back,
+unchanged, as the next input embedding. n latents need n+1 sequential passes; each pass reuses the
+KV cache of the previous ones, in training too, and gradients flow through the whole chain.
+"""
+from __future__ import annotations
+
+import torch
+from transformers import DynamicCache
+
+
+def _pass(model, embeds, attention_mask, position_ids, cache):
+    out = model(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
+                past_key_values=cache, use_cache=True, output_hidden_states=True)
+    return out.logits, out.hidden_states[-1]
+
+
+def positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that skip left padding."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def latent_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   latent_id: int) -> tuple[torch.Tensor, int]:
+    """Logits (B, L, V) of sequences whose `latent_id` slots hold continuous thoughts.
+
+    Every row's latents must be contiguous and start in the same column (coconut_curriculum.collate
+    aligns them). Returns the logits and the number of sequential passes made.
+    """
+    embed = model.get_input_embeddings()
+    tokens = embed(input_ids)
+    is_latent = input_ids == latent_id
+    n_max = int(is_latent.sum(1).max())
+    pos = positions(attention_mask)
+    cache = DynamicCache()
+    if n_max == 0:
+        return _pass(model, tokens, attention_mask, pos, cache)[0], 1
+    start = int(is_latent.float().argmax(1)[is_latent.any(1)].min())
+    expected = torch.arange(input_ids.shape[1], device=input_ids.device)[None] - start
+    counts = is_latent.sum(1, keepdim=True)
+    if not torch.equal(is_latent, (expected >= 0) & (expected < counts)):
+        raise ValueError("latent slots must be contiguous and start in the same column")
+
+    logits, hidden = _pass(model, tokens[:, :start], attention_mask[:, :start], pos[:, :start], cache)
+    chunks, thought = [logits], hidden[:, -1:]
+    for col in range(start, start + n_max - 1):  # one pass per latent but the last
+        x = torch.where(is_latent[:, col, None, None], thought, tokens[:, col:col + 1])
+        logits, hidden = _pass(model, x, attention_mask[:, :col + 1], pos[:, col:col + 1], cache)
+        chunks.append(logits)
+        thought = hidden[:, -1:]
+    # the last latent needs no feedback from its own output, so it goes with everything after it
+    col = start + n_max - 1
+    last = torch.where(is_latent[:, col, None, None], thought, tokens[:, col:col + 1])
+    x = torch.cat([last, tokens[:, col + 1:]], 1)
+    chunks.append(_pass(model, x, attention_mask, pos[:, col:], cache)[0])
+    return torch.cat(chunks, 1), n_max + 1
+
+
+@torch.no_grad()
+def think(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor, n_latents: int,
+          bot_id: int, eot_id: int):
+    """Inference prefix: prompt + `<bot>` + n_latents thoughts + `<eot>`, batched, KV-cached.
+
+    Returns (logits at `<eot>` (B, V), cache, attention_mask over everything cached, passes).
+    """
+    batch = prompt_ids.shape[0]
+    embed = model.get_input_embeddings()
+    marker = lambda tok: embed(torch.full((batch, 1), tok, device=prompt_ids.device))  # noqa: E731
+    ones = attention_mask.new_ones(batch, 1)
+    mask = torch.cat([attention_mask, ones], 1)
+    cache = DynamicCache()
+    x = torch.cat([embed(prompt_ids), marker(bot_id)], 1)
+    pos = positions(mask)
+    logits, hidden = _pass(model, x, mask, pos, cache)
+    next_pos = pos[:, -1:] + 1
+    passes = 1
+    for i in range(n_latents):
+        x = hidden[:, -1:]
+        if i == n_latents - 1:  # the last thought and `<eot>` share a pass
+            x = torch.cat([x, marker(eot_id)], 1)
+        width = x.shape[1]
+        mask = torch.cat([mask] + [ones] * width, 1)
+        step_pos = next_pos + torch.arange(width, device=x.device)[None]
+        logits, hidden = _pass(model, x, mask, step_pos, cache)
+        next_pos = step_pos[:, -1:] + 1
+        passes += 1
+    if n_latents == 0:
+        mask = torch.cat([mask, ones], 1)
+        logits, _ = _pass(model, marker(eot_id), mask, next_pos, cache)
+        passes += 1
+    return logits[:, -1], cache, mask, passes
