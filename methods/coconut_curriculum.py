@@ -17,6 +17,19 @@ def stage_at_epoch(epoch: int, epochs_per_stage: int) -> int:
     return epoch // max(1, epochs_per_stage)
 
 
+def stage_runs(num_epochs: int, epochs_per_stage: int, start_epoch: int = 0) -> list[tuple[int, int]]:
+    """[(stage, epochs)] for epochs start_epoch..num_epochs-1, consecutive epochs of one stage merged:
+    the trainer runs once per entry, so the optimizer is fresh at every stage switch."""
+    runs: list[tuple[int, int]] = []
+    for epoch in range(start_epoch, num_epochs):
+        stage = stage_at_epoch(epoch, epochs_per_stage)
+        if runs and runs[-1][0] == stage:
+            runs[-1] = (stage, runs[-1][1] + 1)
+        else:
+            runs.append((stage, 1))
+    return runs
+
+
 def layout(n_steps: int, stage: int, max_latent_stage: int, c_thought: int,
            pad_latent_to_max: bool) -> tuple[int, int]:
     """(reasoning steps removed, latent thoughts) for a sample with n_steps steps at a stage.
