@@ -1,0 +1,109 @@
+"""Token layouts of Latent-SFT's training sequences, at the id level (tokenizer-agnostic).
+
+Stage 1 encoder:  prompt <think> S1 C1 S2 C2 ... Sn Cn </think>        (C_j = compress token after chunk j)
+Stage 1 decoder:  prompt <think> L1 S2 L2 ... Sn Ln </think> answer      (L_j = latent of C_j)
+Stage 2:          prompt <think> L1 ... Ln </think> answer                (L_j = teacher soft embeddings)
+Chunks S_j hold k CoT tokens (k = compression rate; the last one may be shorter).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from nfbench.methods.latent_sft.masks import ANSWER, LATENT, PAD, PREFIX, SPACER
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    think: int  # <think>
+    end_think: int  # </think>
+    compress: int  # the encoder's compress token
+    pad: int
+
+
+@dataclass
+class Example:
+    prompt: list[int]
+    cot: list[int]
+    answer: list[int]  # ends with EOS
+
+
+def chunks(cot: list[int], k: int) -> list[list[int]]:
+    return [cot[i:i + k] for i in range(0, len(cot), k)]
+
+
+def encoder_ids(ex: Example, sp: SpecialIds, k: int) -> list[int]:
+    ids = ex.prompt + [sp.think]
+    for chunk in chunks(ex.cot, k):
+        ids += chunk + [sp.compress]
+    return ids + [sp.end_think]
+
+
+@dataclass
+class DecoderRow:
+    ids: list[int]  # latent slots hold `pad` (their embeddings are replaced)
+    role: list[int]
+    seg: list[int]
+    labels: list[int]
+
+
+def decoder_row(ex: Example, sp: SpecialIds, k: int) -> DecoderRow:
+    """Stage-1 decoder sequence with roles/segments for `masks.supervision_mask` and CE labels
+    on the spacers (S_2..S_n), `</think>` and the answer."""
+    n_prefix = len(ex.prompt) + 1
+    row = DecoderRow(ex.prompt + [sp.think], [PREFIX] * n_prefix, [0] * n_prefix, [IGNORE] * n_prefix)
+    parts = chunks(ex.cot, k)
+    for j in range(len(parts)):
+        _append(row, [sp.pad], LATENT, j, [IGNORE])
+        if j + 1 < len(parts):
+            _append(row, parts[j + 1], SPACER, j, parts[j + 1])
+    tail = [sp.end_think] + ex.answer
+    _append(row, tail, ANSWER, 0, tail)
+    return row
+
+
+def stage2_row(ex: Example, sp: SpecialIds, n_latents: int) -> DecoderRow:
+    """Stage-2 sequence: n latent slots (causal mask, role only marks the slots)."""
+    n_prefix = len(ex.prompt) + 1
+    row = DecoderRow(ex.prompt + [sp.think], [PREFIX] * n_prefix, [0] * n_prefix, [IGNORE] * n_prefix)
+    _append(row, [sp.pad] * n_latents, LATENT, 0, [IGNORE] * n_latents)
+    tail = [sp.end_think] + ex.answer
+    _append(row, tail, ANSWER, 0, tail)
+    return row
+
+
+def _append(row: DecoderRow, ids: list[int], role: int, seg: int, labels: list[int]) -> None:
+    row.ids += ids
+    row.role += [role] * len(ids)
+    row.seg += [seg] * len(ids)
+    row.labels += labels
+
+
+def pad_rows(rows: list[DecoderRow], pad: int) -> dict[str, torch.Tensor]:
+    """Right-pad decoder rows into tensors: ids, role, seg, labels, lengths."""
+    T = max(len(r.ids) for r in rows)
+    out = {
+        "ids": torch.full((len(rows), T), pad, dtype=torch.long),
+        "role": torch.full((len(rows), T), PAD, dtype=torch.long),
+        "seg": torch.zeros((len(rows), T), dtype=torch.long),
+        "labels": torch.full((len(rows), T), IGNORE, dtype=torch.long),
+    }
+    for b, r in enumerate(rows):
+        n = len(r.ids)
+        out["ids"][b, :n] = torch.tensor(r.ids)
+        out["role"][b, :n] = torch.tensor(r.role)
+        out["seg"][b, :n] = torch.tensor(r.seg)
+        out["labels"][b, :n] = torch.tensor(r.labels)
+    out["lengths"] = torch.tensor([len(r.ids) for r in rows])
+    return out
+
+
+def pad_ids(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    T = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), T), pad, dtype=torch.long)
+    for b, s in enumerate(seqs):
+        ids[b, :len(s)] = torch.tensor(s)
+    return ids, torch.tensor([len(s) for s in seqs])
