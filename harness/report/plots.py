@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import EngFormatter, ScalarFormatter  # noqa: E402
 
 from nfbench.harness.metrics import pass_at_k_table  # noqa: E402
 from nfbench.harness.report.load import Run  # noqa: E402
@@ -50,7 +51,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def grid(n_rows: int, n_cols: int, width: float = 5.2, height: float = 3.8):
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols, height * n_rows), squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols, height * n_rows), squeeze=False,
+                             layout="constrained")
     return fig, axes
 
 
@@ -76,7 +78,8 @@ def pareto_plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
                 ax.step(*zip(*front), where="post", color="black", ls="--", lw=1, zorder=0,
                         label="Pareto front")
                 ax.scatter(*zip(*front), s=180, facecolors="none", edgecolors="black", zorder=0)
-            ax.set_xscale("symlog", linthresh=1.0)  # direct answers cost 0 positions
+            ax.set_xlim(left=0)  # linear from 0: direct answers cost 0 positions
+            ax.xaxis.set_major_formatter(EngFormatter())
             ax.set_xlabel(label)
             ax.set_ylabel("pass@1 base (%), 95% CI")
             ax.set_ylim(-3, 103)
@@ -122,6 +125,7 @@ def pass_at_k_plot(runs: list[Run], out: Path) -> list[Path]:
                         label=f"{run.method} ({part})")
                 ax.fill_between(ks, vals[:, 1], vals[:, 2], color=colour[run.method], alpha=0.12)
         ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.set_xlabel("k (samples per problem)")
         ax.set_ylabel("pass@k (%), shaded: 95% CI")
         ax.set_ylim(-3, 103)
@@ -150,6 +154,7 @@ def cost_distribution_plot(runs: list[Run], out: Path) -> list[Path]:
         for ax, (name, label) in zip(ax_row, DISTRIBUTIONS):
             data = [cost_values(r, name) or [0.0] for r in members]
             box = ax.boxplot(data, patch_artist=True, showmeans=True, widths=0.6,
+                             medianprops={"color": "black"},
                              meanprops={"marker": "^", "markerfacecolor": "white", "markeredgecolor": "black"})
             for patch, run in zip(box["boxes"], members):
                 patch.set_facecolor(colour[run.method])
