@@ -1,0 +1,147 @@
+"""Batched NF-CoT decoding: K latent steps with the NF head, then the answer with the LM head.
+
+u_i = mu_i + T_z * sigma_i * z_i (T_z = 0: greedy latents). Every sample records the exact model
+log-likelihood of what it produced: log N(u_i; mu_i, sigma_i) per latent and log softmax (T = 1) per
+answer token, i.e. the policy's log pi(u, answer | q) used by latent GRPO. With `use_cache=False`
+each step re-runs the whole stream (the reference the KV-cached path must match). All randomness
+comes from one CPU generator drawn in the same order in both paths, so a seed fixes the output.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from transformers import DynamicCache
+
+from nfbench.methods.nfcot.head import gaussian_logp
+from nfbench.methods.nfcot.model import NFCoTModel, StreamBatch, positions
+
+
+@dataclass
+class DecodeOutput:
+    latents: torch.Tensor  # (B, K, D)
+    latent_logp: torch.Tensor  # (B, K)
+    answer_ids: list[list[int]]  # up to and including the stop token
+    answer_logp: list[list[float]]  # one per answer token
+    reasoning_seconds: float = 0.0
+    answer_seconds: float = 0.0
+    forward_calls: int = 0
+    kv_cache_bytes: int = 0  # at the end of reasoning
+    stopped: list[bool] = field(default_factory=list)
+
+
+def pick_tokens(logits: torch.Tensor, temperature: float, top_p: float, uniform: torch.Tensor) -> torch.Tensor:
+    """Greedy at temperature 0, else nucleus sampling by inverse CDF of a given uniform draw."""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = (logits.float() / temperature).softmax(-1)
+    sorted_p, order = probs.sort(-1, descending=True)
+    cum = sorted_p.cumsum(-1)
+    sorted_p = sorted_p * ((cum - sorted_p) < top_p)  # keep the smallest prefix reaching top_p
+    cum = sorted_p.cumsum(-1)
+    idx = (cum < uniform[:, None] * cum[:, -1:]).sum(-1).clamp(max=probs.shape[-1] - 1)
+    return order.gather(-1, idx[:, None]).squeeze(-1)
+
+
+def cache_bytes(past) -> int:
+    if past is None:
+        return 0
+    return sum(t.numel() * t.element_size() for layer in past.layers for t in (layer.keys, layer.values)
+               if t is not None)
+
+
+class _Stream:
+    """The growing input sequence, fed either incrementally (KV cache) or whole each step."""
+
+    def __init__(self, model: NFCoTModel, embeds: torch.Tensor, mask: torch.Tensor, use_cache: bool):
+        self.model, self.use_cache = model, use_cache
+        self.embeds, self.mask = embeds, mask
+        self.past = DynamicCache() if use_cache else None
+        self.calls = 0
+        self.pending = embeds  # not yet seen by the model
+
+    def step(self) -> torch.Tensor:
+        """Hidden state of the last position."""
+        self.calls += 1
+        pos = positions(self.mask)
+        if self.use_cache:
+            n = self.pending.shape[1]
+            h, self.past = self.model.run(self.pending, self.mask, pos[:, -n:], self.past)
+            self.pending = self.pending[:, :0]
+        else:
+            h, _ = self.model.run(self.embeds, self.mask, pos)
+        return h[:, -1]
+
+    def append(self, x: torch.Tensor) -> None:
+        self.pending = torch.cat([self.pending, x[:, None]], dim=1)
+        self.embeds = torch.cat([self.embeds, x[:, None]], dim=1)
+        self.mask = torch.cat([self.mask, self.mask.new_ones(x.shape[0], 1)], dim=1)
+
+
+@torch.no_grad()
+def sample(model: NFCoTModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, *, t_z: float,
+           temperature: float, top_p: float, max_new_tokens: int, stop_ids: set[int], pad_id: int,
+           generator: torch.Generator, use_cache: bool = True) -> DecodeOutput:
+    b, k, d = prompt_ids.shape[0], model.shape.slots, model.shape.dim
+    dev = prompt_ids.device
+    embeds = model.token_embeds(prompt_ids)
+    dtype = embeds.dtype
+    embeds = torch.cat([embeds, model.embed.marker("bot", b).to(dtype)], dim=1)
+    mask = torch.cat([prompt_mask, prompt_mask.new_ones(b, 1)], dim=1)
+    stream = _Stream(model, embeds, mask, use_cache)
+
+    t0 = time.perf_counter()
+    latents, latent_logp = [], []
+    for _ in range(k):
+        mu, sigma = model.head(stream.step())
+        z = torch.randn(b, d, generator=generator).to(dev)
+        u = mu + t_z * sigma * z
+        latents.append(u)
+        latent_logp.append(gaussian_logp(u, mu, sigma))
+        stream.append(model.embed.latents(u).to(dtype))
+    stream.append(model.embed.marker("eot", b)[:, 0].to(dtype))
+    reasoning_seconds = time.perf_counter() - t0
+    kv_bytes = cache_bytes(stream.past)
+
+    t0 = time.perf_counter()
+    answer_ids: list[list[int]] = [[] for _ in range(b)]
+    answer_logp: list[list[float]] = [[] for _ in range(b)]
+    done = torch.zeros(b, dtype=torch.bool)
+    for _ in range(max_new_tokens):
+        logits = model.backbone.get_output_embeddings()(stream.step()).float()
+        uniform = torch.rand(b, generator=generator).to(dev)
+        tok = pick_tokens(logits, temperature, top_p, uniform)
+        logp = logits.log_softmax(-1).gather(-1, tok[:, None]).squeeze(-1)
+        for i in range(b):
+            if not done[i]:
+                answer_ids[i].append(int(tok[i]))
+                answer_logp[i].append(float(logp[i]))
+                done[i] = int(tok[i]) in stop_ids
+        if bool(done.all()):
+            break
+        tok = torch.where(done.to(dev), torch.full_like(tok, pad_id), tok)
+        stream.append(model.token_embeds(tok))
+    return DecodeOutput(torch.stack(latents, 1), torch.stack(latent_logp, 1), answer_ids, answer_logp,
+                        reasoning_seconds, time.perf_counter() - t0, stream.calls, kv_bytes,
+                        stopped=done.tolist())
+
+
+def answer_batch(answer_ids: list[list[int]], pad_id: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded (ids, mask) of decoded answers, for teacher-forced re-scoring."""
+    a = max(1, max(len(x) for x in answer_ids))
+    ids = torch.full((len(answer_ids), a), pad_id, dtype=torch.long)
+    mask = torch.zeros(len(answer_ids), a, dtype=torch.long)
+    for i, x in enumerate(answer_ids):
+        ids[i, : len(x)] = torch.tensor(x, dtype=torch.long)
+        mask[i, : len(x)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def rescore(model: NFCoTModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
+            out: DecodeOutput, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Teacher-forced (latent_logp (B, K), token_logp (B, A), answer_mask) of a decoded batch."""
+    ids, mask = answer_batch(out.answer_ids, pad_id, prompt_ids.device)
+    batch = StreamBatch(prompt_ids, prompt_mask, ids, mask)
+    latent_logp, token_logp = model.teacher_forced(batch, out.latents)
+    return latent_logp, token_logp, mask
