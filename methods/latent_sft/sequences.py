@@ -107,3 +107,13 @@ def pad_ids(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor
     for b, s in enumerate(seqs):
         ids[b, :len(s)] = torch.tensor(s)
     return ids, torch.tensor([len(s) for s in seqs])
+
+
+def stage1_batch(examples: list[Example], sp: SpecialIds, k: int) -> dict[str, torch.Tensor]:
+    batch = pad_rows([decoder_row(ex, sp, k) for ex in examples], sp.pad)
+    batch["enc_ids"], batch["enc_lengths"] = pad_ids([encoder_ids(ex, sp, k) for ex in examples], sp.pad)
+    return batch
+
+
+def stage2_batch(examples: list[Example], n_latents: list[int], sp: SpecialIds) -> dict[str, torch.Tensor]:
+    return pad_rows([stage2_row(ex, sp, n) for ex, n in zip(examples, n_latents)], sp.pad)
