@@ -1,0 +1,220 @@
+"""`nfbench regress`: the CI guard. Train every method on the synthetic suite with the tiny backbone,
+run each through the Docker sandbox (the same `pipeline.train` / `pipeline.run` as the CLI), and
+compare pass@1 and mean reasoning positions with the committed baseline (tolerances in that file).
+
+Checkpoints are cached under results/regress/checkpoints/, keyed by a hash of the code (harness,
+methods, tasks) and the resolved training config, so a rerun on unchanged code only evaluates.
+`--smoke` instead runs zero-shot `cot` with the embedded SmolLM2-135M on a few HumanEval+ problems.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nfbench.harness.config import RunConfig, TrainConfig, load_config, read_yaml, to_dict
+from nfbench.harness.errors import UserError
+from nfbench.harness.store import results_root
+
+log = logging.getLogger("nfbench")
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_BASELINE = REPO / "benchmarks" / "regress_baseline.json"
+CODE_DIRS = ("harness", "methods", "tasks")
+NOT_CODE = ("report", "regress.py", "cli.py", "listing.py")  # they cannot change what a method learns
+
+
+@dataclass(frozen=True)
+class Member:
+    """One method of the suite. Its training config is configs/<method>-tiny.yaml."""
+
+    method: str
+    init_from: str | None = None  # a member whose checkpoint this one's training starts from
+    checkpoint_of: str | None = None  # training-free: evaluate on this member's checkpoint
+    run: dict[str, Any] = field(default_factory=dict)  # extra RunConfig keys for the evaluation
+
+
+SUITE = (
+    Member("direct"),
+    Member("cot"),
+    Member("coconut", init_from="cot"),  # Coconut's curriculum starts from a CoT-SFT model
+    Member("latent-sft", init_from="cot"),
+    Member("nfcot"),
+    Member("soft-thinking", checkpoint_of="cot"),  # training-free: soft thoughts on the CoT model
+)
+EVAL = {"task": "synth", "split": "test", "limit": 100, "n_samples": 1, "temperature": 0.0, "seed": 0,
+        "sandbox": "docker"}
+
+
+def code_digest() -> str:
+    h = hashlib.sha256()
+    for folder in CODE_DIRS:
+        for path in sorted((REPO / folder).rglob("*.py")):
+            rel = path.relative_to(REPO)
+            if not any(part in NOT_CODE for part in rel.parts):
+                h.update(str(rel).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def member_config(member: Member) -> Path:
+    path = REPO / "configs" / f"{member.method}-tiny.yaml"
+    if not path.is_file():
+        raise UserError(f"no CI config for method '{member.method}': {path} is missing",
+                        "add the method's tiny training config (see configs/)")
+    return path
+
+
+def train_member(member: Member, checkpoints: dict[str, Path], cache: Path, digest: str) -> Path:
+    """Train (or reuse the cached checkpoint of) one member; returns the checkpoint directory."""
+    from nfbench.harness import pipeline
+
+    overrides: dict[str, Any] = {"method": member.method}
+    if member.init_from:
+        overrides["init_from"] = str(checkpoints[member.init_from])
+    cfg = load_config(TrainConfig, str(member_config(member)), overrides)
+    key = hashlib.sha256(json.dumps([digest, to_dict(cfg)], sort_keys=True, default=str).encode()).hexdigest()[:12]
+    out = cache / f"{member.method}-{key}"
+    done = out / "regress-done.json"
+    if done.is_file():
+        log.info("regress: reusing the cached %s checkpoint %s", member.method, out)
+        return Path(json.loads(done.read_text())["checkpoint"])
+    shutil.rmtree(out, ignore_errors=True)  # a half-trained leftover of an interrupted run
+    cfg.out = str(out)
+    path = Path(pipeline.train(cfg))
+    done.write_text(json.dumps({"checkpoint": str(path), "config": to_dict(cfg)}, default=str))
+    return path
+
+
+def run_member(member: Member, checkpoint: Path | None, runs: Path) -> Path:
+    from nfbench.harness import pipeline
+
+    train_yaml = read_yaml(member_config(member)) if not member.checkpoint_of else {}
+    overrides = {**EVAL, "method": member.method, "backbone": train_yaml.get("backbone", "tiny-llama"),
+                 "task_options": train_yaml.get("task_options", {}),
+                 "method_config": train_yaml.get("method_config", {}), **member.run,
+                 "checkpoint": str(checkpoint) if checkpoint else None}
+    cfg = load_config(RunConfig, None, overrides)
+    out = runs / member.method
+    shutil.rmtree(out, ignore_errors=True)  # always a fresh evaluation of the current code
+    path, _ = pipeline.run(cfg, out=str(out))
+    return path
+
+
+def measure(suite: tuple[Member, ...], work: Path) -> tuple[list[Path], dict[str, str], dict[str, float]]:
+    """Train and run every member; a member that fails is recorded, and the others go on."""
+    digest = code_digest()
+    checkpoints: dict[str, Path] = {}
+    runs, errors, seconds = [], {}, {}
+    for member in suite:
+        start = time.time()
+        try:
+            if member.checkpoint_of:
+                if member.checkpoint_of not in checkpoints:
+                    raise RuntimeError(f"needs the {member.checkpoint_of} checkpoint, which failed")
+                checkpoint = checkpoints[member.checkpoint_of]
+            else:
+                if member.init_from and member.init_from not in checkpoints:
+                    raise RuntimeError(f"needs the {member.init_from} checkpoint, which failed")
+                checkpoint = checkpoints[member.method] = train_member(member, checkpoints,
+                                                                       work / "checkpoints", digest)
+            runs.append(run_member(member, checkpoint, work / "runs"))
+        except Exception as e:  # noqa: BLE001 - a broken method is a finding, not a crash
+            errors[member.method] = f"{type(e).__name__}: {e}"
+            log.error("regress: %s failed: %s\n%s", member.method, errors[member.method],
+                      traceback.format_exc(limit=6))
+        seconds[member.method] = time.time() - start
+        log.info("regress: %s took %.0f s", member.method, seconds[member.method])
+    return runs, errors, seconds
+
+
+def run_regression(baseline: Path | None = None, update: bool = False, smoke: bool = False,
+                   methods: list[str] | None = None, work: Path | None = None, report: bool = True) -> int:
+    """0 when every method is within the baseline's tolerances, 1 otherwise. `update` rewrites the
+    baseline from this run (tolerances kept) instead of comparing."""
+    from nfbench.harness.report import build_report, compare as comparison, load_runs, tables
+
+    if smoke:
+        return run_smoke(work)
+    baseline = Path(baseline or DEFAULT_BASELINE)
+    suite = tuple(m for m in SUITE if not methods or m.method in methods)
+    if methods and len(suite) != len(set(methods)):
+        raise UserError(f"unknown regress method(s) in {methods}", f"choose from {', '.join(m.method for m in SUITE)}")
+    work = Path(work or results_root() / "regress")
+    start = time.time()
+    runs, errors, seconds = measure(suite, work)
+    rows = tables.rows(load_runs([str(p) for p in runs])) if runs else []
+    if runs and report:
+        build_report([str(p) for p in runs], work / "report", echo=True)
+    total = time.time() - start
+    print("\nregress timings: " + ", ".join(f"{m} {s:.0f}s" for m, s in seconds.items()) + f"; total {total:.0f}s")
+    for method, error in errors.items():
+        print(f"FAILED {method}: {error}")
+    if update:
+        if errors:
+            print("not updating the baseline: some methods failed")
+            return 1
+        old = comparison.load_baseline(baseline) if baseline.exists() else {}
+        new = comparison.baseline_from_rows(rows, old.get("tolerances"), note=baseline_note(total))
+        comparison.write_baseline(new, baseline)
+        print(f"baseline written: {baseline}")
+        return 0
+    findings = comparison.compare(rows, comparison.load_baseline(baseline), rule="tolerance")
+    findings = [f for f in findings if f.key.split("/")[0] in {m.method for m in suite}]
+    for f in findings:
+        print(("ok    " if f.status not in comparison.FAILING else "FAIL  ") + f.describe())
+    failed = [f for f in findings if f.status in comparison.FAILING]
+    verdict = "FAILED" if failed or errors else "passed"
+    print(f"regress {verdict}: {len(findings) - len(failed)}/{len(findings)} checks within tolerance, "
+          f"{len(errors)} method(s) crashed; report: {work / 'report' / 'report.html'}")
+    return 1 if failed or errors else 0
+
+
+def baseline_note(seconds: float) -> str:
+    from nfbench.harness.manifest import git_info
+
+    return (f"nfbench regress --update at git {git_info().get('commit')} "
+            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds:.0f} s). "
+            f"Evaluation: {json.dumps(EVAL)}. pass@1 may drop by at most tolerances.pass1_abs; "
+            "mean reasoning positions may move by at most max(positions_abs, positions_rel x baseline).")
+
+
+# --- SmolLM2 smoke run ---------------------------------------------------------------------------
+SMOKE = {"method": "cot", "task": "humaneval+", "backbone": "smollm2-135m", "limit": 3, "n_samples": 1,
+         "temperature": 0.0, "max_new_tokens": 160, "batch_size": 3, "sandbox": "docker"}
+
+
+def run_smoke(work: Path | None = None) -> int:
+    """Zero-shot CoT with the embedded SmolLM2-135M on a few HumanEval+ problems: the real backbone,
+    the real data and the Docker sandbox work together. Pass rates are near zero at this size, so
+    it checks that every problem was generated, reasoned about, executed and scored."""
+    from nfbench.harness import pipeline
+    from nfbench.harness.store import EXECUTIONS, GENERATIONS, RunStore, read_jsonl
+
+    out = Path(work or results_root() / "regress") / "smoke"
+    shutil.rmtree(out, ignore_errors=True)
+    cfg = load_config(RunConfig, None, dict(SMOKE))
+    start = time.time()
+    path, summary = pipeline.run(cfg, out=str(out))
+    store = RunStore(path)
+    gens, verdicts = read_jsonl(store.file(GENERATIONS)), read_jsonl(store.file(EXECUTIONS))
+    problems = {g["task_id"] for g in gens}
+    checks = {
+        f"{SMOKE['limit']} problems generated": len(problems) == SMOKE["limit"] == len(gens),
+        "every sample executed": len(verdicts) == len(gens),
+        "base and plus verdicts": all(v["plus_status"] is not None for v in verdicts),
+        "no sandbox crash": not any(v["base_status"] == "crashed" for v in verdicts),
+        "reasoning tokens counted": all(g["cost"]["reasoning_positions"] > 0 for g in gens),
+        "forward passes counted": all(g["cost"]["forward_passes"] > 0 for g in gens),
+        "pass@1 reported": "1" in (summary.get("pass_at_k") or {}).get("base", {}),
+    }
+    for name, ok in checks.items():
+        print(("ok    " if ok else "FAIL  ") + name)
+    p1 = summary.get("pass_at_k", {}).get("base", {}).get("1", {}).get("value")
+    print(f"smoke {'passed' if all(checks.values()) else 'FAILED'} in {time.time() - start:.0f} s: "
+          f"pass@1 base {p1}, statuses {summary.get('status_counts')}; run: {path}")
+    return 0 if all(checks.values()) else 1
