@@ -168,11 +168,13 @@ def report(
 def regress(
     baseline: Annotated[Optional[Path], typer.Option(help="Baseline file with tolerances.")] = None,
     update: Annotated[bool, typer.Option(help="Write the measured numbers as the new baseline.")] = False,
+    smoke: Annotated[bool, typer.Option(help="Instead: zero-shot cot with SmolLM2-135M on 3 HumanEval+ problems.")] = False,
+    method: Annotated[Optional[list[str]], typer.Option("--method", "-m", help="Only these methods (repeatable).")] = None,
 ) -> None:
     """CI regression: train and run every method on the synthetic suite with a tiny backbone."""
     from nfbench.harness.regress import run_regression
 
-    raise typer.Exit(run_regression(baseline=baseline, update=update))
+    raise typer.Exit(run_regression(baseline=baseline, update=update, smoke=smoke, methods=method))
 
 
 @app.command()
