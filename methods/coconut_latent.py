@@ -7,6 +7,9 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
+from nfbench.harness.cost import CostMeter
+from nfbench.harness.generation import DecodeState, StepOutput, step
+
 
 def _pass(model, embeds, attention_mask, position_ids, cache):
     out = model(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
@@ -56,35 +59,24 @@ def latent_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
 
 
 @torch.no_grad()
-def think(model, prompt_ids: torch.Tensor, attention_mask: torch.Tensor, n_latents: int,
-          bot_id: int, eot_id: int):
-    """Inference prefix: prompt + `<bot>` + n_latents thoughts + `<eot>`, batched, KV-cached.
-
-    Returns (logits at `<eot>` (B, V), cache, attention_mask over everything cached, passes).
-    """
+def think(model, state: DecodeState, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, n_latents: int,
+          bot_id: int, eot_id: int, meter: CostMeter | None = None) -> StepOutput:
+    """Inference prefix: prompt + `<bot>` + n_latents thoughts + `<eot>`, batched and KV-cached in
+    `state` (left-padded prompts). Returns the step output at `<eot>`: the first answer logits."""
     batch = prompt_ids.shape[0]
-    embed = model.get_input_embeddings()
-    marker = lambda tok: embed(torch.full((batch, 1), tok, device=prompt_ids.device))  # noqa: E731
-    ones = attention_mask.new_ones(batch, 1)
-    mask = torch.cat([attention_mask, ones], 1)
-    cache = DynamicCache()
-    x = torch.cat([embed(prompt_ids), marker(bot_id)], 1)
-    pos = positions(mask)
-    logits, hidden = _pass(model, x, mask, pos, cache)
-    next_pos = pos[:, -1:] + 1
-    passes = 1
-    for i in range(n_latents):
-        x = hidden[:, -1:]
-        if i == n_latents - 1:  # the last thought and `<eot>` share a pass
-            x = torch.cat([x, marker(eot_id)], 1)
-        width = x.shape[1]
-        mask = torch.cat([mask] + [ones] * width, 1)
-        step_pos = next_pos + torch.arange(width, device=x.device)[None]
-        logits, hidden = _pass(model, x, mask, step_pos, cache)
-        next_pos = step_pos[:, -1:] + 1
-        passes += 1
+    marker = lambda tok: torch.full((batch, 1), tok, dtype=prompt_ids.dtype, device=prompt_ids.device)  # noqa: E731
+    ids = torch.cat([prompt_ids, marker(bot_id)], 1)
+    mask = torch.cat([prompt_mask, torch.ones_like(marker(1))], 1)
+    out = step(model, state, input_ids=ids, new_mask=mask, meter=meter, prompt=True, hidden=True)
     if n_latents == 0:
-        mask = torch.cat([mask, ones], 1)
-        logits, _ = _pass(model, marker(eot_id), mask, next_pos, cache)
-        passes += 1
-    return logits[:, -1], cache, mask, passes
+        return step(model, state, input_ids=marker(eot_id), meter=meter)
+    embed = model.get_input_embeddings()
+    for i in range(n_latents):
+        x = out.hidden[:, None]
+        if i == n_latents - 1:  # the last thought and `<eot>` share a pass
+            x = torch.cat([x, embed(marker(eot_id)).to(x.dtype)], 1)
+        out = step(model, state, inputs_embeds=x, meter=meter, hidden=i < n_latents - 1)
+    if meter is not None:
+        for row in range(batch):
+            meter.count(row, n_latents)
+    return out

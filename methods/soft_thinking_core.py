@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
+from nfbench.harness.cost import CostMeter
+from nfbench.harness.generation import DecodeState, step
+
 
 @dataclass
 class SoftStepResult:
@@ -42,13 +45,13 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def soft_think(model, logits: torch.Tensor, cache, mask: torch.Tensor, next_pos: torch.Tensor, *,
-               end_id: int, max_steps: int, temperature: float = 1.0, top_k: int = 15,
-               top_p: float = 0.95, entropy_threshold: float = 0.01, patience: int = 2):
-    """Run the concept-token loop from `logits` (B, V) of the last prompt position.
+def soft_think(model, state: DecodeState, logits: torch.Tensor, *, end_id: int, max_steps: int,
+               temperature: float = 1.0, top_k: int = 15, top_p: float = 0.95,
+               entropy_threshold: float = 0.01, patience: int = 2,
+               meter: CostMeter | None = None) -> SoftStepResult:
+    """Run the concept-token loop in `state` from `logits` (B, V) of the last prompt position.
 
-    `mask` (B, T) covers what `cache` holds, `next_pos` (B, 1) is each sample's next position id.
-    Returns (SoftStepResult, cache, mask, next_pos); the caller then feeds `end_id` and decodes.
+    Stopped rows idle on masked positions. The caller then feeds `end_id` and decodes the answer.
     """
     emb = model.get_input_embeddings().weight
     batch = logits.shape[0]
@@ -69,19 +72,18 @@ def soft_think(model, logits: torch.Tensor, cache, mask: torch.Tensor, next_pos:
         if not active.any():
             break
         weights = concept_weights(logits, temperature, top_k, top_p)
-        x = (weights.to(emb.dtype) @ emb)[:, None]
         for b in torch.nonzero(active).flatten().tolist():
             tops[b].append(int(top[b]))
-        ent_sum += torch.where(active, ent, torch.zeros_like(ent))
-        support_sum += torch.where(active, (weights > 0).sum(-1).float(), torch.zeros_like(ent))
+            if meter is not None:
+                meter.count(b)
+        zero = torch.zeros_like(ent)
+        ent_sum += torch.where(active, ent, zero)
+        support_sum += torch.where(active, (weights > 0).sum(-1).float(), zero)
         steps += active.long()
-        mask = torch.cat([mask, active[:, None].to(mask.dtype)], 1)
-        out = model(inputs_embeds=x, attention_mask=mask, position_ids=next_pos,
-                    past_key_values=cache, use_cache=True)
-        next_pos = next_pos + active[:, None].long()
-        # idle samples keep their logits: their next real input is the end-of-thinking token
-        logits = torch.where(active[:, None], out.logits[:, -1].float(), logits)
+        x = (weights.to(emb.dtype) @ emb)[:, None]
+        out = step(model, state, inputs_embeds=x, new_mask=active[:, None], meter=meter)
+        # idle rows keep their logits: their next real input is the end-of-thinking token
+        logits = torch.where(active[:, None], out.logits, logits)
     n = steps.clamp(min=1).float()
-    result = SoftStepResult(steps=steps, stopped_by=stopped_by, top_tokens=tops,
-                            mean_entropy=(ent_sum / n).tolist(), support=(support_sum / n).tolist())
-    return result, cache, mask, next_pos
+    return SoftStepResult(steps=steps, stopped_by=stopped_by, top_tokens=tops,
+                          mean_entropy=(ent_sum / n).tolist(), support=(support_sum / n).tolist())

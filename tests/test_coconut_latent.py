@@ -8,6 +8,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from nfbench.methods.coconut_curriculum import build_example, collate
+from nfbench.harness.generation import DecodeState, left_pad
 from nfbench.methods.coconut_latent import latent_forward, positions, think
 
 IDS = {"bot": 61, "eot": 62, "latent": 63}
@@ -85,12 +86,12 @@ def test_gradients_flow_through_the_chain(model):
 def test_inference_prefix_matches_training_forward(model):
     """think() (batched, cached, left-padded prompts) gives the logits the training pass gives at `<eot>`."""
     prompts = [[5, 6, 7, 8, 9, 10], [11, 12, 13]]
-    k = 3
-    width = max(map(len, prompts))
-    ids = torch.tensor([[PAD] * (width - len(p)) + p for p in prompts])
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-    logits, cache, full_mask, passes = think(model, ids, mask, k, IDS["bot"], IDS["eot"])
-    assert passes == k + 1 and cache.get_seq_length() == width + k + 2
-    seq = torch.cat([ids, torch.tensor([[IDS["bot"]] + [IDS["latent"]] * k + [IDS["eot"]]] * 2)], 1)
-    reference = recompute_forward(model, seq, full_mask, IDS["latent"])[:, -1]
-    assert torch.allclose(logits, reference, atol=1e-5)
+    for k in (0, 1, 3):
+        ids, mask = left_pad(prompts, PAD)
+        state = DecodeState.empty(model, 2)
+        out = think(model, state, ids, mask, k, IDS["bot"], IDS["eot"])
+        assert state.cache.get_seq_length() == ids.shape[1] + k + 2
+        assert state.next_position.tolist() == [len(p) + k + 2 for p in prompts]
+        seq = torch.cat([ids, torch.tensor([[IDS["bot"]] + [IDS["latent"]] * k + [IDS["eot"]]] * 2)], 1)
+        reference = recompute_forward(model, seq, state.attention_mask, IDS["latent"])[:, -1]
+        assert torch.allclose(out.logits, reference, atol=1e-5), k

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from nfbench.harness.generation import DecodeState, left_pad, step
 
 from nfbench.methods.soft_thinking_core import concept_weights, entropy, soft_think
 
@@ -41,13 +43,13 @@ def test_entropy_of_uniform_and_peaked():
 
 
 def _start(model, prompts):
-    width = max(map(len, prompts))
-    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    cache = DynamicCache()
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
-    return out.logits[:, -1], cache, mask, pos[:, -1:] + 1
+    ids, mask = left_pad(prompts, 0)
+    state = DecodeState.empty(model, len(prompts))
+    return state, step(model, state, input_ids=ids, new_mask=mask).logits
+
+
+def _feed_end(model, state, end_id=47):
+    return step(model, state, input_ids=torch.full((state.attention_mask.shape[0], 1), end_id)).logits
 
 
 def _fixed_head(model, bias):
@@ -62,42 +64,35 @@ def test_stop_rules(model):
     bias = torch.zeros(V)
     bias[7] = 1.0  # flat-ish: high entropy, argmax 7
     _fixed_head(model, bias)
-    res, *_ = soft_think(model, *_start(model, [[1, 2, 3]]), end_id=7, max_steps=5)
+    res = soft_think(model, *_start(model, [[1, 2, 3]]), end_id=7, max_steps=5)
     assert res.stopped_by == ["end_token"] and res.steps.tolist() == [0]
-    res, cache, mask, _ = soft_think(model, *_start(model, [[1, 2, 3]]), end_id=9, max_steps=5)
+    state, logits = _start(model, [[1, 2, 3]])
+    res = soft_think(model, state, logits, end_id=9, max_steps=5)
     assert res.stopped_by == ["max_steps"] and res.steps.tolist() == [5]
-    assert cache.get_seq_length() == 3 + 5 and mask.shape[1] == 8
+    assert state.cache.get_seq_length() == 3 + 5 and state.next_position.tolist() == [8]
     assert res.support == [15.0]  # top-k 15 of a flat distribution (top-p 0.95 keeps all 15)
     bias[7] = 50.0  # peaked: entropy ~0, stops after `patience` low-entropy steps
     _fixed_head(model, bias)
-    res, *_ = soft_think(model, *_start(model, [[1, 2, 3]]), end_id=9, max_steps=10, patience=3)
+    res = soft_think(model, *_start(model, [[1, 2, 3]]), end_id=9, max_steps=10, patience=3)
     assert res.stopped_by == ["entropy"] and res.steps.tolist() == [2]
     assert res.top_tokens == [[7, 7]]
 
 
 def test_idle_samples_do_not_change_the_others(model):
     """A sample that stops early idles on masked positions; the others' thoughts are unchanged."""
-    torch.manual_seed(1)
     long_prompt, short_prompt = [5, 6, 7, 8, 9], [10, 11]
-    alone, cache_a, mask_a, pos_a = soft_think(model, *_start(model, [long_prompt]), end_id=47, max_steps=6,
-                                               entropy_threshold=0.0)
-    # in a batch with a sample stopped from the start (its argmax is the end token via a huge logit)
-    logits, cache, mask, pos = _start(model, [long_prompt, short_prompt])
-    logits[1, 47] = 1e4
-    both, cache_b, mask_b, pos_b = soft_think(model, logits, cache, mask, pos, end_id=47, max_steps=6,
-                                              entropy_threshold=0.0)
-    assert both.steps.tolist() == [alone.steps.item(), 0] and both.stopped_by[1] == "end_token"
+    state_a, logits_a = _start(model, [long_prompt])
+    alone = soft_think(model, state_a, logits_a, end_id=47, max_steps=6, entropy_threshold=0.0)
+    assert alone.steps.item() == 6
+    # batched with a sample that stops at once (its argmax forced to the end token)
+    state_b, logits_b = _start(model, [long_prompt, short_prompt])
+    logits_b[1, 47] = 1e4
+    both = soft_think(model, state_b, logits_b, end_id=47, max_steps=6, entropy_threshold=0.0)
+    assert both.steps.tolist() == [6, 0] and both.stopped_by[1] == "end_token"
     assert both.top_tokens[0] == alone.top_tokens[0]
-    assert pos_b.tolist() == [[pos_a.item()], [2]] and mask_b[1].sum() == 2
-    # feeding the end token next gives the same logits for the long sample as when alone
-    nxt = torch.tensor([[47], [47]])
-    out_b = model(input_ids=nxt, attention_mask=torch.cat([mask_b, torch.ones(2, 1, dtype=mask_b.dtype)], 1),
-                  position_ids=pos_b, past_key_values=cache_b)
-    out_a = model(input_ids=nxt[:1], attention_mask=torch.cat([mask_a, torch.ones(1, 1, dtype=mask_a.dtype)], 1),
-                  position_ids=pos_a, past_key_values=cache_a)
-    assert torch.allclose(out_b.logits[0], out_a.logits[0], atol=1e-5)
-    # and the short sample equals running it with no thinking at all
-    lone_logits, lone_cache, lone_mask, lone_pos = _start(model, [short_prompt])
-    out_s = model(input_ids=nxt[:1], attention_mask=torch.cat([lone_mask, torch.ones(1, 1, dtype=lone_mask.dtype)], 1),
-                  position_ids=lone_pos, past_key_values=lone_cache)
-    assert torch.allclose(out_b.logits[1], out_s.logits[0], atol=1e-5)
+    assert state_b.next_position.tolist() == [11, 2] and state_b.attention_mask[1].sum() == 2
+    # feeding the end token next gives each row the logits it gets alone
+    after_b, after_a = _feed_end(model, state_b), _feed_end(model, state_a)
+    assert torch.allclose(after_b[0], after_a[0], atol=1e-5)
+    state_s, _ = _start(model, [short_prompt])
+    assert torch.allclose(after_b[1], _feed_end(model, state_s)[0], atol=1e-5)
