@@ -1,0 +1,219 @@
+"""The one training loop every method uses, on `accelerate` (CPU, one GPU, DDP/FSDP via `accelerate launch`).
+
+A method describes one stage: the model, the dataset + collate, and a loss function
+`loss_fn(model, batch) -> (loss, {metric: value})`; optionally which parameters train (e.g. NF-CoT
+stage 1 freezes the backbone), a validation callback and its own TrainerConfig (lr, steps, ...).
+`train_stage` runs it with gradient accumulation, a cosine schedule with warmup, bf16 on GPU,
+metrics to `<out>/metrics.csv` (and TensorBoard if asked), and resumable state under
+`<out>/state/` saved every `save_every` optimizer steps: rerunning the same stage continues from
+the last save, mid-epoch included, and a finished stage returns at once.
+
+The data order is a seeded permutation per epoch, so a resumed run sees exactly the batches an
+uninterrupted one would; under DDP the ranks take interleaved batches of `batch_size` each, so
+the global batch is `batch_size * processes * grad_accum`.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from nfbench.harness.config import TrainerConfig
+
+STATE_DIR = "state"
+DONE_FILE = "stage_done.json"
+LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class Stage:
+    name: str
+    out_dir: Path
+    model: torch.nn.Module
+    dataset: Sequence[Any]
+    collate: Callable[[list[Any]], Any]
+    loss_fn: LossFn
+    config: TrainerConfig = field(default_factory=TrainerConfig)
+    params: list[torch.nn.Parameter] | None = None  # None = every parameter with requires_grad
+    validate: Callable[[torch.nn.Module], dict[str, float]] | None = None  # e.g. pass@1 on a slice
+    seed: int = 0
+
+
+@dataclass
+class StageResult:
+    out_dir: Path
+    steps: int
+    last_metrics: dict[str, float]
+
+
+def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
+    """lr multiplier: linear warmup to 1, then cosine decay to 0 at `total` steps."""
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_accelerator(cfg: TrainerConfig, out_dir: Path) -> Any:
+    from accelerate import Accelerator
+
+    use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision="bf16" if use_bf16 else "no",
+                       log_with="tensorboard" if cfg.tensorboard else None, project_dir=str(out_dir))
+
+
+def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g).tolist()
+
+
+def train_stage(stage: Stage, accelerator: Any | None = None) -> StageResult:
+    cfg, out = stage.config, Path(stage.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    done_file = out / DONE_FILE
+    if done_file.is_file():  # per-stage resume: a finished stage is not retrained
+        done = json.loads(done_file.read_text())
+        return StageResult(out, done["steps"], done["metrics"])
+    acc = accelerator or make_accelerator(cfg, out)
+    torch.manual_seed(stage.seed)
+    params = stage.params if stage.params is not None else [p for p in stage.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    world = acc.num_processes
+    # whole optimizer steps per epoch (the ragged tail of the permutation is dropped)
+    steps_per_epoch = max(1, len(stage.dataset) // (cfg.batch_size * world * cfg.grad_accum))
+    batches_per_epoch = steps_per_epoch * cfg.grad_accum  # per process
+    total = cfg.max_steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
+    model, optimizer = acc.prepare(stage.model, optimizer)
+    # stepped by hand once per optimizer step (accelerate's wrapper steps it once per process)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer.optimizer, lambda s: cosine_with_warmup(s, cfg.warmup_steps, total))
+    acc.register_for_checkpointing(scheduler)
+
+    position = {"step": 0, "epoch": 0, "batch": 0}  # optimizer steps; batches done in this epoch
+    state_dir = out / STATE_DIR
+    if (state_dir / "position.json").is_file():
+        acc.load_state(str(state_dir))
+        position = json.loads((state_dir / "position.json").read_text())
+    if cfg.tensorboard:
+        acc.init_trackers(stage.name)
+
+    log = _CsvLog(out / "metrics.csv", enabled=acc.is_main_process)
+    bar = _progress(total, position["step"], stage.name, acc.is_main_process)
+    last: dict[str, float] = {}
+    window: list[dict[str, float]] = []
+    start = time.perf_counter()
+    model.train()
+    while position["step"] < total:
+        order = _epoch_order(len(stage.dataset), stage.seed, position["epoch"])
+        order = order[: batches_per_epoch * cfg.batch_size * world]
+        loader = DataLoader(Subset(stage.dataset, order), batch_size=cfg.batch_size, shuffle=False,
+                            collate_fn=stage.collate)
+        loader = acc.prepare_data_loader(loader, device_placement=True)
+        if position["batch"]:
+            loader = acc.skip_first_batches(loader, position["batch"])
+        for batch in loader:
+            with acc.accumulate(model):
+                loss, metrics = stage.loss_fn(model, batch)
+                acc.backward(loss)
+                if acc.sync_gradients and cfg.max_grad_norm:
+                    acc.clip_grad_norm_(params, cfg.max_grad_norm)
+                optimizer.step()
+                if acc.sync_gradients:
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            position["batch"] += 1
+            window.append({"loss": loss.detach().float().item(), **metrics})
+            if not acc.sync_gradients:
+                continue
+            position["step"] += 1
+            step = position["step"]
+            bar.update(1)
+            if step % max(1, cfg.log_every) == 0 or step == total:
+                last = _reduce(acc, window)
+                window = []
+                row = {"step": step, "epoch": position["epoch"], "lr": scheduler.get_last_lr()[0],
+                       "seconds": round(time.perf_counter() - start, 3), **last}
+                if stage.validate is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == total):
+                    row.update({f"val_{k}": v for k, v in _validate(acc, model, stage.validate).items()})
+                log.write(row)
+                bar.set_postfix(loss=f"{last.get('loss', float('nan')):.4f}")
+                if cfg.tensorboard:
+                    acc.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=step)
+            if step % max(1, cfg.save_every) == 0 and step < total:
+                _save(acc, state_dir, position)
+            if step >= total:
+                break
+        else:
+            position["epoch"] += 1
+            position["batch"] = 0
+    bar.close()
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        done_file.write_text(json.dumps({"steps": position["step"], "metrics": last}))
+    if cfg.tensorboard:
+        acc.end_training()
+    stage.model = acc.unwrap_model(model)
+    return StageResult(out, position["step"], last)
+
+
+def _reduce(acc: Any, window: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric over the logging window and across processes."""
+    keys = sorted({k for row in window for k in row})
+    local = torch.tensor([[sum(r.get(k, 0.0) for r in window) / max(1, len(window)) for k in keys]],
+                         device=acc.device, dtype=torch.float64)
+    gathered = acc.gather(local).mean(0).tolist()
+    return dict(zip(keys, gathered))
+
+
+def _validate(acc: Any, model: torch.nn.Module, validate: Callable[[torch.nn.Module], dict[str, float]]) -> dict[str, float]:
+    result: dict[str, float] = {}
+    if acc.is_main_process:  # generation + sandbox on one rank; the others wait
+        model.eval()
+        result = validate(acc.unwrap_model(model))
+        model.train()
+    acc.wait_for_everyone()
+    return result
+
+
+def _save(acc: Any, state_dir: Path, position: dict[str, int]) -> None:
+    acc.save_state(str(state_dir))
+    if acc.is_main_process:
+        (state_dir / "position.json").write_text(json.dumps(position))
+    acc.wait_for_everyone()
+
+
+class _CsvLog:
+    def __init__(self, path: Path, enabled: bool):
+        self.path, self.enabled = path, enabled
+
+    def write(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        rows = list(csv.DictReader(self.path.open())) if self.path.is_file() else []
+        rows = [r for r in rows if int(r["step"]) < row["step"]] + [row]  # a resumed run rewrites its tail
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        with self.path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(rows)
+
+
+def _progress(total: int, initial: int, name: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=f"train {name}", disable=not enabled, leave=False)
+
+
+def read_metrics(out_dir: str | Path) -> list[dict[str, float]]:
+    """metrics.csv as a list of rows with float values (tests, reports)."""
+    path = Path(out_dir) / "metrics.csv"
+    with path.open() as f:
+        return [{k: float(v) for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(f)]
