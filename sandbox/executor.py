@@ -1,0 +1,225 @@
+"""Run untrusted solutions in a pool of long-lived sandbox workers and yield verdicts.
+
+    with Sandbox() as sb:                      # docker; Sandbox("local") runs without Docker
+        for verdict in sb.execute(jobs):       # jobs: (Problem, sample_idx, program text)
+            ...
+
+Scheduling: evalplus problems whose expected outputs are not cached get a ground-truth job first
+(highest priority, computed in parallel in the sandbox); a problem's samples are queued as soon as
+its ground truth is known, the slowest problems first, so that both cores stay busy to the end.
+"""
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import queue
+import sys
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from nfbench.harness.errors import UserError
+from nfbench.harness.types import Problem, Verdict
+from nfbench.sandbox import image as sandbox_image
+from nfbench.sandbox.expected import decode_and_store, load_cached, payload, problem_key
+from nfbench.sandbox.workers import Limits, WorkerLost, WorkerProc, remove_stale
+
+LOCAL_WARNING = """
+######################################################################################
+#  WARNING: --sandbox local runs generated code as YOUR USER on THIS machine, with   #
+#  only rlimits and evalplus's reliability guard in the way. It is NOT a sandbox:    #
+#  hostile or buggy code can read and delete your files and reach the network.       #
+#  Use it only where Docker is impossible and the code is trusted.                   #
+######################################################################################
+"""
+_STOP = (9, 0, 0, None)
+
+
+class Sandbox:
+    def __init__(self, kind: str = "docker", workers: int | None = None, **limits):
+        if kind not in ("docker", "local"):
+            raise UserError(f"unknown sandbox kind '{kind}'", "use 'docker' (default) or 'local'")
+        try:
+            self.limits = Limits(**limits)
+        except TypeError as e:
+            raise UserError(f"bad sandbox limit: {e}", f"known limits: {', '.join(Limits.__annotations__)}") from None
+        self.kind = kind
+        self.n_workers = max(1, workers or os.cpu_count() or 1)
+        self._image: str | None = None
+        self._pool: list[WorkerProc | None] = []
+        self._ids = itertools.count()
+        self._closed = threading.Event()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self._pool:
+            return
+        if self.kind == "docker":
+            if not sandbox_image.engine_running():
+                raise UserError("the Docker engine is not running", sandbox_image.SETUP_HINT)
+            self._image = sandbox_image.image_id()
+            if not self._image:
+                raise UserError(f"the sandbox image {sandbox_image.image_tag()} is not built",
+                                sandbox_image.BUILD_HINT)
+            remove_stale()
+        else:
+            print(LOCAL_WARNING, file=sys.stderr, flush=True)
+        atexit.register(self.close)
+        with ThreadPoolExecutor(self.n_workers) as ex:
+            self._pool = list(ex.map(lambda _: self._spawn(), range(self.n_workers)))
+        if any(w is None for w in self._pool):
+            self.close()
+            raise UserError("the sandbox workers did not start", "run `nfbench sandbox check`")
+
+    def _spawn(self) -> WorkerProc | None:
+        if self._closed.is_set():
+            return None
+        try:
+            return WorkerProc(self.kind, self._image, self.limits)
+        except WorkerLost as e:
+            print(f"sandbox: {e.detail}", file=sys.stderr)
+            return None
+
+    def close(self) -> None:
+        """Stop every worker (and with it its container); safe to call twice."""
+        self._closed.set()
+        pool, self._pool = self._pool, []
+        with ThreadPoolExecutor(max(1, len(pool))) as ex:
+            list(ex.map(lambda w: w and w.close(), pool))
+        atexit.unregister(self.close)
+
+    def image_id(self) -> str | None:
+        return self._image
+
+    # --- execution ---------------------------------------------------------------------------
+    def execute(self, jobs: Iterable[tuple[Problem, int, str]]) -> Iterator[Verdict]:
+        """Yield one Verdict per job, in the order they finish."""
+        self.start()
+        problems: dict[str, Problem] = {}
+        samples: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for problem, idx, code in jobs:
+            key = problem_key(problem)
+            problems[key] = problem
+            samples[key].append((idx, code))
+        work: queue.PriorityQueue = queue.PriorityQueue()
+        results: queue.Queue = queue.Queue()
+        seq = itertools.count()
+        payloads: dict[str, dict] = {}
+        failed_gt: dict[str, str] = {}
+
+        def release(key: str, expected: dict | None) -> None:
+            """Queue a problem's samples (slowest problems first)."""
+            payloads[key] = payload(problems[key], expected)
+            cost = sum(sum(expected[f"{p}_time"]) for p in ("base", "plus")) if expected else 0.0
+            for idx, code in samples[key]:
+                work.put((1, -cost, next(seq), ("check", key, idx, code)))
+
+        for key, problem in problems.items():
+            if problem.tests.kind != "evalplus":
+                release(key, None)
+            elif (expected := load_cached(key)) is not None:
+                release(key, expected)
+            else:
+                payloads[f"gt:{key}"] = payload(problem, None)
+                work.put((0, 0.0, next(seq), ("gt", key, None, None)))
+
+        threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads), daemon=True)
+                   for slot in range(len(self._pool))]
+        for t in threads:
+            t.start()
+        remaining = sum(len(v) for v in samples.values())
+        try:
+            while remaining:
+                (op, key, idx, _), reply = results.get()
+                if op == "gt":
+                    try:
+                        if "gt" not in reply:
+                            raise ValueError(reply.get("error") or reply.get("lost", "no answer"))
+                        release(key, decode_and_store(key, reply["gt"]))
+                    except Exception as e:
+                        failed_gt[key] = f"ground truth failed: {e}"
+                        for idx, _code in samples[key]:
+                            remaining -= 1
+                            yield self._error_verdict(problems[key], idx, "error", failed_gt[key])
+                    continue
+                remaining -= 1
+                yield self._verdict(problems[key], idx, reply)
+        finally:
+            while True:  # drop what is left (early exit, Ctrl-C), then stop the threads
+                try:
+                    work.get_nowait()
+                except queue.Empty:
+                    break
+            for _ in threads:
+                work.put(_STOP)
+
+    def _serve(self, slot: int, work: queue.PriorityQueue, results: queue.Queue, payloads: dict) -> None:
+        while True:
+            item = work.get()
+            if item[-1] is None or self._closed.is_set():
+                return
+            op, key, idx, code = job = item[-1]
+            worker = self._pool[slot] if slot < len(self._pool) else None
+            if worker is None:
+                worker = self._pool[slot] = self._spawn() if slot < len(self._pool) else None
+            if worker is None:
+                results.put((job, {"lost": "crashed", "detail": "no sandbox worker could be started"}))
+                continue
+            msg = {"id": next(self._ids), "op": op, "key": key, "opts": self.limits.opts()}
+            if op == "gt":
+                msg["problem"] = payloads[f"gt:{key}"]
+            else:
+                msg["code"] = code
+                if key not in worker.known:
+                    msg["problem"] = payloads[key]
+            try:
+                reply = worker.call(msg, self._deadline(op, payloads.get(key)))
+                if op == "check":
+                    worker.known.add(key)
+            except WorkerLost as e:
+                reply = {"lost": e.status, "detail": e.detail}
+                if slot < len(self._pool):
+                    self._pool[slot] = self._spawn()
+            results.put((job, reply))
+
+    def _deadline(self, op: str, prob: dict | None) -> float:
+        """Host-side watchdog: generous, the worker enforces the real limits itself."""
+        lim = self.limits
+        if op == "gt":
+            return lim.gt_timeout + 30
+        if prob["kind"] == "evalplus":
+            per_phase = [min(lim.timeout_per_task, sum(max(lim.min_time_limit, lim.gt_time_limit_factor * t)
+                                                        for t in prob["expected"][f"{p}_time"])) + 2
+                         for p in ("base", "plus")]
+            return sum(per_phase) + 30
+        n = len(prob["asserts"]) + len(prob["plus_asserts"]) + 2
+        return 2 * lim.assert_time_limit * n + 30
+
+    @staticmethod
+    def _has_plus(problem: Problem) -> bool:
+        return problem.tests.kind == "evalplus" or bool(problem.tests.plus_asserts)
+
+    def _error_verdict(self, problem: Problem, idx: int, status: str, detail: str) -> Verdict:
+        return Verdict(problem.task_id, idx, status, status if self._has_plus(problem) else None,
+                       base_fail_test=None, plus_fail_test=None, detail=detail)
+
+    def _verdict(self, problem: Problem, idx: int, reply: dict) -> Verdict:
+        if "lost" in reply:
+            return self._error_verdict(problem, idx, reply["lost"], reply.get("detail", ""))
+        if "error" in reply:
+            return self._error_verdict(problem, idx, "error", reply["error"])
+        base, plus = reply["base"], reply.get("plus")
+        detail = "; ".join(f"{name}: {r['detail']}" for name, r in (("base", base), ("plus", plus))
+                           if r and r.get("detail"))
+        return Verdict(problem.task_id, idx, base["status"], plus["status"] if plus else None,
+                       base_fail_test=base["fail_test"], plus_fail_test=plus["fail_test"] if plus else None,
+                       seconds=round(reply.get("seconds", 0.0), 4), detail=detail)

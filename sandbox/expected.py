@@ -1,0 +1,97 @@
+"""What a worker needs to check one problem, and the host-side cache of evalplus ground truth.
+
+Expected outputs are computed by the canonical solution inside the sandbox (in parallel, once per
+problem content) and cached under ~/.cache/nfbench/expected/ (NFBENCH_CACHE_DIR overrides the root).
+They come back from a container, so they are read with an unpickler that allows builtin data only.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+from nfbench.harness.types import Problem
+
+# Bump when the meaning of a cached entry changes (e.g. a new evalplus or worker semantics).
+CACHE_VERSION = "evalplus-0.3.1-v1"
+_SAFE_BUILTINS = {"set", "frozenset", "complex", "bytearray", "slice", "range"}
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Plain data only: containers, numbers, strings; no class can be looked up."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "builtins" and name in _SAFE_BUILTINS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def safe_loads(data: bytes) -> Any:
+    return SafeUnpickler(io.BytesIO(data)).load()
+
+
+def _stable(x: Any) -> Any:
+    """A JSON-able, hash-seed-independent form of test inputs (sets are sorted)."""
+    if isinstance(x, (list, tuple)):
+        return [type(x).__name__, [_stable(i) for i in x]]
+    if isinstance(x, (set, frozenset)):
+        return [type(x).__name__, sorted(json.dumps(_stable(i)) for i in x)]
+    if isinstance(x, dict):
+        return ["dict", sorted((json.dumps(_stable(k)), _stable(v)) for k, v in x.items())]
+    if isinstance(x, (float, complex)):
+        return [type(x).__name__, repr(x)]
+    if x is None or isinstance(x, (bool, int, str)):
+        return x
+    return [type(x).__name__, repr(x)]
+
+
+def problem_key(problem: Problem) -> str:
+    t = problem.tests
+    content = [CACHE_VERSION, t.kind, problem.task_id, problem.entry_point, problem.canonical_solution]
+    if t.kind == "evalplus":
+        content += [t.dataset, repr(t.atol), _stable(t.base_inputs), _stable(t.plus_inputs)]
+    else:
+        content += [t.setup, t.asserts, t.plus_asserts]
+    return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
+
+
+def payload(problem: Problem, expected: dict | None) -> dict:
+    """The problem as the worker sees it (sent once per worker)."""
+    t = problem.tests
+    if t.kind == "asserts":
+        return {"kind": "asserts", "setup": t.setup, "asserts": list(t.asserts),
+                "plus_asserts": list(t.plus_asserts)}
+    return {"kind": "evalplus", "dataset": t.dataset, "entry_point": problem.entry_point,
+            "atol": t.atol, "canonical": problem.canonical_solution,
+            "base_inputs": t.base_inputs, "plus_inputs": t.plus_inputs, "expected": expected}
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("NFBENCH_CACHE_DIR") or Path.home() / ".cache" / "nfbench"
+    return Path(root) / "expected"
+
+
+def load_cached(key: str) -> dict | None:
+    path = cache_dir() / f"{key}.pkl"
+    try:
+        return safe_loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError):
+        return None
+
+
+def decode_and_store(key: str, b64: str) -> dict:
+    data = base64.b64decode(b64)
+    expected = safe_loads(data)
+    if not all(k in expected for k in ("base", "base_time", "plus", "plus_time")):
+        raise ValueError("incomplete ground truth")
+    path = cache_dir() / f"{key}.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return expected

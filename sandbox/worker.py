@@ -1,0 +1,334 @@
+"""Sandbox worker: runs inside a container (as PID 1) or, with `--local`, as a host subprocess.
+
+It reads jobs from the host (4-byte length + pickle on stdin: the host is trusted) and answers one
+JSON line per job on stdout (the host never unpickles what a worker says, except ground-truth
+outputs, and those through a restricted unpickler). Each check runs in its own forked child with
+evalplus's own `unsafe_execute` / `reliability_guard`, so verdicts follow evalplus 0.3.1 exactly.
+After every job all other processes are killed and the scratch directories emptied.
+
+Standard library + numpy + psutil + the shipped evalplus files only: this file runs in the image.
+"""
+from __future__ import annotations
+
+import base64
+import ctypes
+import json
+import multiprocessing as mp
+import os
+import pickle
+import shutil
+import signal
+import struct
+import sys
+import time
+
+from evalplus.eval import _FAILED, _SUCCESS, _UNKNOWN, query_maximum_memory_bytes, unsafe_execute
+from evalplus.eval import utils as ep_utils
+from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
+from evalplus.gen.util import trusted_exec
+
+CTX = mp.get_context("fork")
+IN_CONTAINER = os.getpid() == 1
+PROTO_FDS: list[int] = []  # closed first thing in every child: untrusted code must not talk to the host
+SCRATCH = ["/tmp", "/dev/shm"] if IN_CONTAINER else [os.environ.get("TMPDIR", "")]
+TIMED_OUT = CTX.Value("i", 0)  # set by the per-test alarm, so a timeout is told apart from a wrong answer
+
+
+def _patched_time_limit(seconds: float):
+    """evalplus's `time_limit`, but remembering that it fired (evalplus reports it as a plain fail)."""
+    real = ep_utils.time_limit(seconds)
+
+    class _Flagging:
+        def __enter__(self):
+            return real.__enter__()
+
+        def __exit__(self, typ, exc, tb):
+            if typ is ep_utils.TimeoutException:
+                TIMED_OUT.value = 1
+            return real.__exit__(typ, exc, tb)
+
+    return _Flagging()
+
+
+def _child_prologue() -> None:
+    for fd in PROTO_FDS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _evalplus_child(*args) -> None:
+    _child_prologue()
+    import evalplus.eval as ep
+
+    ep.time_limit = _patched_time_limit
+    unsafe_execute(*args)
+
+
+def _asserts_child(code, setup, tests, limit, stat, details, progress) -> None:
+    _child_prologue()
+    with ep_utils.create_tempdir():
+        ep_utils.reliability_guard(maximum_memory_bytes=query_maximum_memory_bytes())
+        env: dict = {}
+        try:
+            with _patched_time_limit(limit), ep_utils.swallow_io():
+                exec(compile(code, "<solution>", "exec"), env)
+                exec(compile(setup, "<setup>", "exec"), env)
+        except BaseException:
+            stat.value = _FAILED
+            return
+        for i, test in enumerate(tests):
+            try:
+                with _patched_time_limit(limit), ep_utils.swallow_io():
+                    exec(compile(test, f"<test {i}>", "exec"), env)
+            except BaseException:
+                details[i] = False
+                progress.value += 1
+                stat.value = _FAILED
+                return
+            details[i] = True
+            progress.value += 1
+        stat.value = _SUCCESS
+
+
+def _oom_kills() -> int:
+    """The container's OOM-kill counter (cgroup v1 or v2); -1 where it cannot be read."""
+    for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+                      ("/sys/fs/cgroup/memory.events", "oom_kill")):
+        try:
+            for line in open(path):
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+        except OSError:
+            continue
+    return -1
+
+
+def _run_child(target, args, n_tests: int, timeout: float) -> dict:
+    """Fork one checking child, wait at most `timeout`, and classify what happened.
+
+    Mirrors evalplus's `untrusted_check` (shared-memory status, progress and per-test details) and
+    refines its statuses: evalplus calls a per-test timeout "fail" and a crash "timeout".
+    """
+    stat = CTX.Value("i", _UNKNOWN)
+    details = CTX.Array("b", [False] * n_tests)
+    progress = CTX.Value("i", 0)
+    TIMED_OUT.value = 0
+    ooms = _oom_kills()
+    p = CTX.Process(target=target, args=(*args, stat, details, progress))
+    p.start()
+    p.join(timeout)
+    killed = p.is_alive()
+    if killed:
+        p.kill()
+        p.join()
+    done, status = progress.value, stat.value
+    det = list(details[:done])
+    first_bad = next((i for i, ok in enumerate(det) if not ok), None)
+    out = {"status": "pass", "fail_test": None, "detail": "",
+           "evalplus_status": {_SUCCESS: "pass", _FAILED: "fail"}.get(status, "timeout")}
+    if status == _SUCCESS and len(det) == n_tests and all(det):
+        return out
+    out["fail_test"] = first_bad if first_bad is not None else min(done, max(n_tests - 1, 0))
+    if status == _SUCCESS:
+        out["evalplus_status"] = "fail"
+    if killed:
+        out.update(status="timeout", detail=f"killed after {timeout:.1f}s")
+    elif status == _FAILED and TIMED_OUT.value:
+        out.update(status="timeout", detail="test exceeded its time limit")
+    elif status == _FAILED and done == 0:
+        out.update(status="error", detail="the program failed before the first test", fail_test=0)
+    elif status == _UNKNOWN:
+        code = p.exitcode
+        if code == -signal.SIGKILL and ooms >= 0 and _oom_kills() > ooms:
+            out.update(status="oom", detail="killed by the out-of-memory killer")
+        else:
+            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            out.update(status="error", detail=f"the process ended before reporting ({how})")
+    else:
+        out.update(status="fail")
+    return out
+
+
+def check_evalplus(prob: dict, code: str, phase: str, opts: dict) -> dict:
+    inputs, expected = prob[f"{phase}_inputs"], prob["expected"][phase]
+    limits = [max(opts["min_time_limit"], opts["gt_time_limit_factor"] * t)
+              for t in prob["expected"][f"{phase}_time"]]
+    # evalplus: min(EVALPLUS_TIMEOUT_PER_TASK=60, sum(limits)) + 1, then join(timeout + 1)
+    timeout = min(opts["timeout_per_task"], sum(limits)) + 2
+    args = (prob["dataset"], prob["entry_point"], code, inputs, expected, limits, prob["atol"], True)
+    return _run_child(_evalplus_child, args, len(inputs), timeout)
+
+
+def check_asserts(prob: dict, code: str, phase: str, opts: dict) -> dict:
+    tests = prob["asserts"] if phase == "base" else prob["plus_asserts"]
+    limit = opts["assert_time_limit"]
+    args = (code, prob["setup"], tests, limit)
+    return _run_child(_asserts_child, args, len(tests), limit * (len(tests) + 1) + 1)
+
+
+def _gt_child(prob: dict, conn) -> None:
+    _child_prologue()
+    not_none = prob["dataset"] == "mbpp" and prob["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS
+    result = {}
+    try:
+        for phase in ("base", "plus"):
+            result[phase], result[f"{phase}_time"] = trusted_exec(
+                prob["canonical"], prob[f"{phase}_inputs"], prob["entry_point"],
+                record_time=True, output_not_none=not_none)
+        conn.send_bytes(pickle.dumps(result, protocol=4))
+    except BaseException as e:  # the canonical solution itself failed
+        conn.send_bytes(pickle.dumps({"error": f"{type(e).__name__}: {e}"[:500]}))
+
+
+def ground_truth(prob: dict, timeout: float) -> dict:
+    """Expected outputs and reference times of the canonical solution (evalplus's trusted_exec)."""
+    recv, send = CTX.Pipe(duplex=False)
+    p = CTX.Process(target=_gt_child, args=(prob, send))
+    p.start()
+    send.close()
+    data = recv.recv_bytes() if recv.poll(timeout) else None
+    p.join(1)
+    if p.is_alive():
+        p.kill()
+        p.join()
+    if data is None:
+        return {"error": f"canonical solution gave no result within {timeout:.0f}s (exit {p.exitcode})"}
+    result = pickle.loads(data)
+    if "error" in result:
+        return result
+    return {"gt": base64.b64encode(data).decode()}
+
+
+def _descendants() -> list[int]:
+    parent: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    parent[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, frontier = [], [os.getpid()]
+    while frontier:
+        kids = [pid for pid, pp in parent.items() if pp in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def sweep() -> None:
+    """Kill every process but this one (detached children included) and empty the scratch dirs."""
+    for _ in range(100):
+        if IN_CONTAINER:
+            try:
+                os.kill(-1, signal.SIGKILL)  # as PID 1: everything else in the container
+            except ProcessLookupError:
+                pass
+        else:
+            for pid in _descendants():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        if not (_others() if IN_CONTAINER else _descendants()):
+            break
+        time.sleep(0.01)
+    for root in SCRATCH:
+        if root and os.path.isdir(root):
+            for name in os.listdir(root):
+                _remove(os.path.join(root, name))
+
+
+def _others() -> list[int]:
+    me = os.getpid()
+    return [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) != me]
+
+
+def _remove(path: str) -> None:
+    def unlock(func, p, _exc):  # a test may have removed write permission first
+        os.chmod(os.path.dirname(p) or p, 0o700)
+        os.chmod(p, 0o700) if os.path.isdir(p) else None
+        func(p)
+
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+            shutil.rmtree(path, onerror=unlock)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def _read_exact(stream, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+CHECKS = {"evalplus": check_evalplus, "asserts": check_asserts}
+
+
+def handle(msg: dict, problems: dict) -> dict:
+    if msg["op"] == "gt":  # never stored: a check needs the payload with expected outputs
+        return ground_truth(msg["problem"], msg["opts"]["gt_timeout"])
+    if "problem" in msg:
+        problems[msg["key"]] = msg["problem"]
+    prob = problems[msg["key"]]
+    t0 = time.monotonic()
+    check = CHECKS[prob["kind"]]
+    base = check(prob, msg["code"], "base", msg["opts"])
+    sweep()
+    has_plus = prob["kind"] == "evalplus" or bool(prob.get("plus_asserts"))
+    plus = check(prob, msg["code"], "plus", msg["opts"]) if has_plus else None
+    return {"base": base, "plus": plus, "seconds": time.monotonic() - t0}
+
+
+def main() -> None:
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    PROTO_FDS.extend([proto_in.fileno(), proto_out.fileno()])
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):  # children inherit /dev/null, never the protocol stream
+        os.dup2(null, fd)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # as PID 1 a default disposition means "ignored"
+    libc = ctypes.CDLL(None)
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: children cannot ptrace or read our memory
+    if not IN_CONTAINER:
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us to be killed
+    problems: dict = {}
+    proto_out.write(json.dumps({"ready": True, "python": sys.version.split()[0]}) + "\n")
+    proto_out.flush()
+    while True:
+        head = _read_exact(proto_in, 4)
+        if head is None:
+            break  # the host went away: exit, and the container with us
+        body = _read_exact(proto_in, struct.unpack(">I", head)[0])
+        if body is None:
+            break
+        msg = pickle.loads(body)
+        try:
+            reply = handle(msg, problems)
+        except Exception as e:  # a bug here must not take the worker down
+            reply = {"error": f"worker: {type(e).__name__}: {e}"[:500]}
+        sweep()
+        reply["id"] = msg["id"]
+        proto_out.write(json.dumps(reply) + "\n")
+        proto_out.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Worker processes the host talks to: long-lived locked-down containers, or local subprocesses.
+
+Every container carries the label `nfbench.sandbox` and `nfbench.owner=<host>:<pid>:<start>`, so
+containers left by a harness that was killed are found and removed when the next one starts.
+Containers also die on their own when the harness dies: the worker exits when its stdin closes.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pickle
+import queue
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+LABEL = "nfbench.sandbox"
+WORKER_PY = Path(__file__).with_name("worker.py")
+_names = itertools.count()
+
+
+@dataclass
+class Limits:
+    """Resource limits; any of them can be passed as keyword to `Sandbox(...)`."""
+
+    memory_mb: int = 4608  # per container (cgroup); the checked program gets child_memory_mb of it
+    child_memory_mb: int = 4096  # RLIMIT_AS of a checking child, evalplus's default 4 GiB
+    pids: int = 256
+    cpus: float = 1.0
+    tmpfs_mb: int = 128
+    min_time_limit: float = 1.0  # evalplus: per-test limit max(min_time_limit, factor * GT time)
+    gt_time_limit_factor: float = 4.0
+    timeout_per_task: float = 60.0  # evalplus EVALPLUS_TIMEOUT_PER_TASK
+    assert_time_limit: float = 3.0  # per assert statement for kind="asserts"
+    gt_timeout: float = 600.0  # computing one problem's expected outputs
+    start_timeout: float = 60.0
+
+    def opts(self) -> dict:
+        return {k: getattr(self, k) for k in ("min_time_limit", "gt_time_limit_factor",
+                                              "timeout_per_task", "assert_time_limit", "gt_timeout")}
+
+
+class WorkerLost(Exception):
+    """The worker died or stopped answering; `status` is the verdict for its in-flight job."""
+
+    def __init__(self, status: str, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # not ours to judge
+    return _start_time(int(pid)) == start
+
+
+def remove_stale() -> list[str]:
+    """Remove sandbox containers whose harness process is gone; returns their names."""
+    res = subprocess.run(["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format",
+                          '{{.Names}}\t{{.Label "nfbench.owner"}}'], capture_output=True, text=True)
+    stale = [name for name, _, owner in (line.partition("\t") for line in res.stdout.splitlines())
+             if name and not _owner_alive(owner)]
+    if stale:
+        subprocess.run(["docker", "rm", "-f", *stale], capture_output=True)
+    return stale
+
+
+def docker_argv(image: str, name: str, limits: Limits) -> list[str]:
+    mem = f"{limits.memory_mb}m"
+    return ["docker", "run", "-i", "--rm", "--name", name,
+            "--label", LABEL, "--label", f"nfbench.owner={owner_label()}",
+            "--network", "none", "--read-only", "--user", "65534:65534",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--tmpfs", f"/tmp:rw,nosuid,nodev,size={limits.tmpfs_mb}m,mode=1777",
+            "--shm-size", "64m", "--pids-limit", str(limits.pids),
+            "--memory", mem, "--memory-swap", mem, "--cpus", str(limits.cpus),
+            "--ulimit", "core=0", "--log-driver", "none",
+            "-e", f"EVALPLUS_MAX_MEMORY_BYTES={limits.child_memory_mb << 20}", image]
+
+
+class WorkerProc:
+    """One worker process speaking the job protocol (length-prefixed pickle in, JSON lines out)."""
+
+    def __init__(self, kind: str, image: str | None, limits: Limits):
+        self.kind, self.limits = kind, limits
+        self.name = f"nfbench-sbx-{os.getpid()}-{next(_names)}"
+        self.stderr: deque[str] = deque(maxlen=20)
+        self._replies: queue.Queue = queue.Queue()
+        self._tmp = None
+        if kind == "docker":
+            argv, env = docker_argv(image, self.name, limits), None
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="nfbench-local-")
+            argv = [sys.executable, str(WORKER_PY)]
+            env = {"PATH": os.environ.get("PATH", ""), "TMPDIR": self._tmp.name, "HOME": self._tmp.name,
+                   "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                   "EVALPLUS_MAX_MEMORY_BYTES": str(limits.child_memory_mb << 20)}
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env, start_new_session=True)
+        threading.Thread(target=self._read_replies, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        hello = self._get(limits.start_timeout)
+        if not hello or not hello.get("ready"):
+            self.kill()
+            raise WorkerLost("crashed", f"worker did not start: {' | '.join(self.stderr)}")
+        self.known: set[str] = set()  # problem keys this worker has been sent
+
+    def _read_replies(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self._replies.put(json.loads(line))
+            except ValueError:
+                self.stderr.append(f"bad reply: {line[:200]!r}")
+                break
+        self._replies.put(None)
+
+    def _read_stderr(self) -> None:
+        for line in self.proc.stderr:
+            self.stderr.append(line.decode(errors="replace").rstrip())
+
+    def _get(self, timeout: float) -> dict | None:
+        try:
+            return self._replies.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def call(self, msg: dict, timeout: float) -> dict:
+        body = pickle.dumps(msg, protocol=5)
+        try:
+            self.proc.stdin.write(struct.pack(">I", len(body)) + body)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._lost() from None
+        reply = self._get(timeout)
+        if reply is None:
+            raise self._lost(timed_out=self.proc.poll() is None)
+        if reply.get("id") != msg["id"]:
+            self.kill()
+            raise WorkerLost("crashed", "worker answered out of turn")
+        return reply
+
+    def _lost(self, timed_out: bool = False) -> WorkerLost:
+        oom = False
+        if self.kind == "docker" and not timed_out:
+            res = subprocess.run(["docker", "inspect", "-f", "{{.State.OOMKilled}}", self.name],
+                                 capture_output=True, text=True)
+            oom = res.stdout.strip() == "true"
+        self.kill()
+        if timed_out:
+            return WorkerLost("timeout", "the worker stopped answering and was killed")
+        if oom:
+            return WorkerLost("oom", "the container ran out of memory and was replaced")
+        return WorkerLost("crashed", f"the worker died and was replaced ({self.proc.returncode})")
+
+    def kill(self) -> None:
+        if self.kind == "docker":
+            subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+        else:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.close(wait=1.0)
+
+    def close(self, wait: float = 10.0) -> None:
+        """Close stdin (the worker exits, and with it the container), then make sure."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            if self.kind == "docker":
+                subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+        if self.kind == "local":  # children that outlived the worker share its process group
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None

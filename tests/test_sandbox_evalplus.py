@@ -1,0 +1,146 @@
+"""The sandbox's verdicts match evalplus 0.3.1's own checker on real HumanEval+/MBPP+ problems,
+special oracles included; plus the image/engine contract and the local fallback."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from nfbench.harness.errors import UserError
+from nfbench.harness.types import Problem
+from nfbench.harness.types import TestSpec as Spec
+from nfbench.sandbox import image as sbimage
+from nfbench.sandbox.executor import Sandbox
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+# set equality, output-not-None, atol/floats, find_zero's polynomial oracle, plain outputs
+MBPP_IDS = ["Mbpp/2", "Mbpp/7", "Mbpp/17", "Mbpp/103", "Mbpp/581", "Mbpp/558", "Mbpp/786"]
+HUMANEVAL_IDS = ["HumanEval/32", "HumanEval/2", "HumanEval/0", "HumanEval/13"]
+KINDS = ["canonical", "wrong_operator", "off_by_one", "exception", "returns_none", "syntax_error"]
+
+
+def _import(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _problems(dataset: str, ids: list[str]) -> list[Problem]:
+    by_id = {p.task_id: p for p in _import("evalplus_problems").load(dataset)}
+    return [by_id[i] for i in ids]
+
+
+def _evalplus_reference(problem: Problem, code: str) -> tuple[str, str]:
+    """evalplus's own check_correctness, in-process (the code here is ours, not hostile)."""
+    from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
+    from evalplus.evaluate import check_correctness
+    from evalplus.gen.util import trusted_exec
+
+    t = problem.tests
+    not_none = t.dataset == "mbpp" and problem.entry_point in MBPP_OUTPUT_NOT_NONE_TASKS
+    exp = {}
+    for phase, inputs in (("base", t.base_inputs), ("plus", t.plus_inputs)):
+        exp[phase], exp[f"{phase}_time"] = trusted_exec(problem.canonical_solution, inputs, problem.entry_point,
+                                                        record_time=True, output_not_none=not_none)
+    row = {"task_id": problem.task_id, "entry_point": problem.entry_point, "atol": t.atol,
+           "base_input": t.base_inputs, "plus_input": t.plus_inputs}
+    res = check_correctness(t.dataset, 0, row, code, exp, fast_check=True)
+    return res["base"][0], res["plus"][0]
+
+
+@pytest.fixture(scope="session")
+def sandbox_image() -> str:
+    return sbimage.build_image()  # a no-op when the image for the current sources exists
+
+
+@pytest.mark.docker
+def test_verdicts_match_evalplus(sandbox_image, tmp_path, monkeypatch):
+    monkeypatch.setenv("NFBENCH_CACHE_DIR", str(tmp_path))  # cold ground-truth cache
+    mutants = _import("mutants")
+    jobs, reference = [], {}
+    for dataset, ids in (("mbpp", MBPP_IDS), ("humaneval", HUMANEVAL_IDS)):
+        for p in _problems(dataset, ids):
+            for i, kind in enumerate(KINDS):
+                code = p.canonical_solution if kind == "canonical" else mutants.mutate(
+                    p.canonical_solution, p.entry_point, kind)
+                if code is None:
+                    continue
+                jobs.append((p, i, code))
+                reference[(p.task_id, i)] = _evalplus_reference(p, code)
+    with Sandbox(workers=2) as sb:
+        got = {(v.task_id, v.sample_idx): v for v in sb.execute(jobs)}
+    assert len(got) == len(jobs)
+    for key, (base, plus) in reference.items():
+        v = got[key]
+        assert (v.base_status == "pass") == (base == "pass"), (key, base, v)
+        assert (v.plus_status == "pass") == (plus == "pass"), (key, plus, v)
+    canon = [v for (tid, i), v in got.items() if i == 0]
+    assert all(v.base_status == v.plus_status == "pass" for v in canon)
+    assert len(list(tmp_path.glob("expected/*.pkl"))) == len(MBPP_IDS) + len(HUMANEVAL_IDS)
+    # second run: expected outputs come from the cache, verdicts are unchanged
+    with Sandbox(workers=1) as sb:
+        again = {(v.task_id, v.sample_idx): v for v in sb.execute(jobs[:8])}
+    assert all(again[k].base_status == got[k].base_status for k in again)
+
+
+@pytest.mark.docker
+def test_asserts_semantics_and_fail_index(sandbox_image):
+    spec = Spec(kind="asserts", setup="import math\nK = 2", asserts=["assert f(1) == 2", "assert f(2) == 4"],
+                    plus_asserts=["assert f(3) == 6", "assert f(-1) == -2", "assert math.isclose(f(0.5), 1)"])
+    p = Problem("t/double", "", "f", "def f(x): return K * x", spec)
+    jobs = [(p, 0, p.canonical_solution), (p, 1, "def f(x): return 2 * abs(x)"),
+            (p, 2, "def f(x): return x + 1"), (p, 3, "def f(x) return x"), (p, 4, "import sys\nsys.exit(3)")]
+    with Sandbox(workers=2, assert_time_limit=1.0) as sb:
+        got = {v.sample_idx: v for v in sb.execute(jobs)}
+    assert (got[0].base_status, got[0].plus_status) == ("pass", "pass")
+    assert (got[1].base_status, got[1].plus_status, got[1].plus_fail_test) == ("pass", "fail", 1)
+    assert (got[2].base_status, got[2].base_fail_test) == ("fail", 1)
+    assert got[3].base_status == got[3].plus_status == "error"
+    assert got[4].base_status == "error"  # SystemExit while loading the program
+
+
+@pytest.mark.docker
+def test_image_contract(sandbox_image):
+    assert sandbox_image.startswith("sha256:")
+    assert sbimage.build_image() == sbimage.image_id() == sandbox_image  # idempotent
+    lines = sbimage.check_ready()
+    assert all(ok for ok, _ in lines), lines
+
+
+def test_missing_image_is_a_user_error(monkeypatch):
+    monkeypatch.setattr(sbimage, "image_tag", lambda: "nfbench-sandbox:does-not-exist")
+    monkeypatch.setattr(sbimage, "engine_running", lambda: True)
+    with pytest.raises(UserError) as err:
+        Sandbox().start()
+    assert "nfbench sandbox build" in err.value.fix
+
+
+def test_engine_not_running_is_a_user_error(monkeypatch):
+    monkeypatch.setattr(sbimage, "engine_running", lambda: False)
+    with pytest.raises(UserError) as err:
+        Sandbox().start()
+    assert "setup_engine.sh" in err.value.fix
+
+
+def test_bad_limits_and_kind_are_user_errors():
+    with pytest.raises(UserError):
+        Sandbox(memory_gb=3)
+    with pytest.raises(UserError):
+        Sandbox(kind="chroot")
+
+
+def test_local_fallback_warns_and_judges(capfd):
+    p = Problem("t/sq", "", "f", "def f(x): return x * x",
+                Spec(kind="asserts", asserts=["assert f(2) == 4"], plus_asserts=["assert f(-3) == 9"]))
+    jobs = [(p, 0, p.canonical_solution), (p, 1, "def f(x): return x * abs(x)"),
+            (p, 2, "def f(x):\n    while True: pass")]
+    with Sandbox("local", workers=1, assert_time_limit=1.0) as sb:
+        got = {v.sample_idx: v for v in sb.execute(jobs)}
+    assert "NOT a sandbox" in capfd.readouterr().err
+    assert (got[0].base_status, got[0].plus_status) == ("pass", "pass")
+    assert (got[1].base_status, got[1].plus_status) == ("pass", "fail")
+    assert got[2].base_status == "timeout"
