@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from nfbench.methods.latent_sft.decode import effective_compression_rate, effective_global_parallelism, generate
+from nfbench.methods.latent_sft.decode import effective_compression_rate, effective_global_parallelism, think
 from nfbench.methods.latent_sft.sequences import Example, SpecialIds, stage1_batch, stage2_batch
 from nfbench.methods.latent_sft.stage1 import Stage1
 from nfbench.methods.latent_sft.stage2 import stage2_loss, teacher_latents
@@ -74,26 +74,49 @@ def test_stage2_loss_uses_teacher_latents(stage1):
     assert model.model.layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0
 
 
+def run_think(model, prompts, **kw):
+    from nfbench.harness.generation import DecodeState, Sampling, decode, left_pad
+
+    ids, mask = left_pad(prompts, 0, "cpu")
+    state = DecodeState.empty(model, len(prompts))
+    logits, chains = think(model, state, ids, mask, think_id=90, end_think_id=91, top_k=5, max_latents=4, **kw)
+    answers = decode(model, state, logits, max_new_tokens=3, sampling=Sampling(), stop_ids={EOS})
+    return chains, answers
+
+
 def test_cached_batched_decoding_matches_full_recompute():
     model = tiny_llama().eval()
     prompts = [[10, 11, 12, 13], [14, 15]]
-    kw = dict(think=90, end_think=91, eos=EOS, pad=0, top_k=5, max_latents=4, max_new_tokens=3)
-    batched = generate(model, prompts, **kw)
+    chains, answers = run_think(model, prompts)
     for b, prompt in enumerate(prompts):
-        alone = generate(model, [prompt], **kw)[0]
-        assert alone.answer == batched[b].answer
-        for p, q in zip(alone.latent_probs, batched[b].latent_probs):
+        alone, answer = run_think(model, [prompt])
+        assert answer[0] == answers[b]
+        assert len(alone[0].probs) == len(chains[b].probs)
+        for p, q in zip(alone[0].probs, chains[b].probs):
             assert torch.allclose(p, q, atol=1e-4)
-        # recompute without a cache: the latent inputs are the top-k mixtures of the step before
+        # recompute without a cache: each latent input is the top-k mixture of the step before
         W = model.get_input_embeddings().weight
         with torch.no_grad():
             embeds = W[torch.tensor(prompt + [90])]
-            for probs, ids in zip(alone.latent_probs, alone.latent_ids):
+            for probs, ids in zip(alone[0].probs, alone[0].ids):
                 logits = model(inputs_embeds=embeds[None]).logits[0, -1]
                 want_p, want_ids = topk_distribution(logits, 5)
                 assert torch.equal(want_ids, ids) and torch.allclose(want_p, probs, atol=1e-4)
                 embeds = torch.cat([embeds, mix(probs, ids, W)[None]])
-    assert all(len(d.latent_probs) <= 4 and len(d.answer) <= 3 for d in batched)
+            # then </think> (argmax was </think> or the budget ran out) and a greedy answer
+            seq = torch.cat([embeds, W[91][None]])
+            for tok in answer[0]:
+                assert int(model(inputs_embeds=seq[None]).logits[0, -1].argmax()) == tok
+                seq = torch.cat([seq, W[tok][None]])
+    assert all(len(c.probs) <= 4 for c in chains) and all(len(a) <= 3 for a in answers)
+
+
+def test_latents_stop_at_end_of_thinking():
+    """A model whose argmax is </think> right after <think> makes no latent step."""
+    model = tiny_llama().eval()
+    model.lm_head.register_forward_hook(lambda m, i, out: out.index_add(-1, torch.tensor([91]), torch.full((*out.shape[:-1], 1), 100.0)))
+    chains, _ = run_think(model, [[10, 11]])
+    assert chains[0].probs == []
 
 
 def test_metrics():

@@ -46,4 +46,4 @@ def stage2_loss(model: nn.Module, batch: dict[str, torch.Tensor], teachers: list
     ce = ce_loss(logits, batch["labels"])
     before_slot = torch.roll(slots, -1, dims=1)  # position t predicts slot t+1 (slots never start a row)
     kl = sparse_kl(logits[before_slot], probs, top)
-    return ce_weight * ce + kl_weight * kl, {"ce": float(ce), "kl": float(kl)}
+    return ce_weight * ce + kl_weight * kl, {"ce": ce.item(), "kl": kl.item()}
