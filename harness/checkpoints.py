@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -20,7 +19,9 @@ INFO = "checkpoint.json"
 
 
 def results_dir() -> Path:
-    return Path(os.environ.get("NFBENCH_RESULTS_DIR", "results"))
+    from nfbench.harness.store import results_root
+
+    return results_root()
 
 
 def checkpoint_dir(method: str, name: str, out: str | None = None) -> Path:

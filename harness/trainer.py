@@ -217,3 +217,14 @@ def read_metrics(out_dir: str | Path) -> list[dict[str, float]]:
     path = Path(out_dir) / "metrics.csv"
     with path.open() as f:
         return [{k: float(v) for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(f)]
+
+
+def sandbox_pass_at_1(problems: list[Any], generations: list[Any], sandbox: str = "docker") -> dict[str, float]:
+    """Validation metric: the fraction of (one-sample-per-problem) generations that pass the base tests."""
+    from nfbench.sandbox.executor import Sandbox
+
+    by_id = {p.task_id: p for p in problems}
+    with Sandbox(kind=sandbox) as box:
+        verdicts = list(box.execute((by_id[g.task_id], g.sample_idx, g.solution) for g in generations))
+    passed = sum(v.base_status == "pass" for v in verdicts)
+    return {"pass@1": passed / max(1, len(verdicts))}

@@ -79,7 +79,9 @@ class BackboneMethod(Method):
             from nfbench.harness.backbone import load_backbone
 
             cfg = self.run_config
-            self._backbone = load_backbone(self.weights_spec(), device=cfg.device, dtype=cfg.dtype, seed=cfg.seed)
+            # training keeps fp32 master weights (the trainer autocasts to bf16 on GPU)
+            dtype = "float32" if self.training and cfg.dtype == "auto" else cfg.dtype
+            self._backbone = load_backbone(self.weights_spec(), device=cfg.device, dtype=dtype, seed=cfg.seed)
         return self._backbone
 
     def manifest_info(self) -> dict[str, Any]:
