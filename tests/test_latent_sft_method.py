@@ -1,0 +1,54 @@
+"""latent-sft end to end at toy size: `pipeline.train` (all phases, resumable), then `generate`."""
+import json
+
+import pytest
+
+from nfbench.harness.config import RunConfig, TrainConfig, load_config
+from nfbench.harness.errors import UserError
+from nfbench.harness.registry import get_method, get_task
+
+TOY = {"task_options": {"steps": 2, "n_train": 24, "n_val": 4, "n_test": 4}, "sandbox": "local",
+       "trainer": {"batch_size": 4, "eval_problems": 0, "warmup_steps": 1, "log_every": 1, "save_every": 100}}
+METHOD = {"lora_rank": 4, "lora_alpha": 8, "encoder_steps": 2, "decoder_steps": 2, "joint_steps": 2,
+          "stage2_steps": 2, "require_cot_init": False}
+
+
+def toy_train_config(**method) -> TrainConfig:
+    return load_config(TrainConfig, None, {"method": "latent-sft", "data": "synth", "name": "toy", **TOY,
+                                           "method_config": {**METHOD, **method}})
+
+
+@pytest.mark.slow
+def test_train_then_generate(results_dir):
+    from nfbench.harness.pipeline import train
+
+    ckpt = train(toy_train_config())
+    info = json.loads((ckpt / "checkpoint.json").read_text())
+    assert info["complete"] and [h["stage"] for h in info["history"]] == ["encoder", "decoder", "joint", "stage2"]
+    assert info["mean_cot_tokens"] == pytest.approx(15.0)  # "b=7+5=2;c=2*7=4" at 2 steps
+    assert info["mean_latents"] == pytest.approx(4.0)  # ceil(15 / 4)
+    for phase in ("stage1-encoder", "stage1-decoder", "stage1-joint", "stage2"):
+        assert (ckpt / phase / "stage_done.json").is_file()
+    assert train(toy_train_config()) == ckpt  # finished phases are not retrained
+
+    task = get_task("synth")(None, steps=2, n_train=24, n_val=4, n_test=4)
+    run = load_config(RunConfig, None, {"method": "latent-sft", "backbone": "tiny-llama", "checkpoint": str(ckpt),
+                                        "max_new_tokens": 8, "method_config": {"max_latents": 3}})
+    method = get_method("latent-sft")(run, run.method_config, task)
+    gens = method.generate(task.problems("test")[:3], n=1, seed=0)
+    assert len(gens) == 3
+    for g in gens:
+        m = g.extra["latent_steps"]
+        assert 0 <= m <= 3 and g.cost.reasoning_positions == m
+        assert g.cost.answer_tokens <= 8 and g.reasoning.startswith(f"<{m} latents>")
+        if m:
+            assert 1.0 <= g.extra["n_eff"] <= 10.0 + 1e-6
+            assert g.extra["compression_rate"] == pytest.approx(15 / m)
+
+
+def test_bad_stage_and_missing_cot_are_user_errors(results_dir):
+    with pytest.raises(UserError, match="no stage"):
+        get_method("latent-sft")(toy_train_config(), toy_train_config().method_config).phases("3")
+    cfg = toy_train_config(require_cot_init=True)
+    with pytest.raises(UserError, match="nfbench train cot"):
+        get_method("latent-sft")(cfg, cfg.method_config).weights_spec()
