@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Shows that `nfbench regress` catches a broken method: on a throwaway copy of the repository
+# (git worktree at HEAD), sabotage one method, run the regression on it, expect a non-zero exit.
+# The shared tree and its venv are not modified: the copy is imported through a PYTHONPATH shim.
+#
+#   bash benchmarks/regress_broken_copy.sh [cot|coconut]      (heavy: wrap in flock on shared machines)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+which=${1:-cot}
+copy=$(mktemp -d /tmp/nfbench-broken.XXXX)
+shim=$(mktemp -d /tmp/nfbench-shim.XXXX)
+cleanup() { git -C "$repo" worktree remove --force "$copy/repo" >/dev/null 2>&1 || true; rm -rf "$copy" "$shim"; }
+trap cleanup EXIT
+
+git -C "$repo" worktree add --detach "$copy/repo" HEAD >/dev/null
+case "$which" in
+  cot)  # the CoT model no longer reasons before answering
+    sed -i 's/^    reasons = True$/    reasons = False/' "$copy/repo/methods/cot.py"
+    grep -q 'reasons = False' "$copy/repo/methods/cot.py" ;;
+  coconut)  # at inference the continuous thoughts are zeros: the mechanism is gone, the code still runs
+    sed -i 's/^        x = out.hidden\[:, None\]$/        x = out.hidden[:, None] * 0.0/' "$copy/repo/methods/coconut_latent.py"
+    grep -q 'out.hidden\[:, None\] \* 0.0' "$copy/repo/methods/coconut_latent.py" ;;
+  *) echo "unknown sabotage '$which' (cot|coconut)"; exit 2 ;;
+esac
+git -C "$copy/repo" diff --stat
+
+mkdir -p "$shim/nfbench" && touch "$shim/nfbench/__init__.py"
+for d in harness methods tasks sandbox; do ln -s "$copy/repo/$d" "$shim/nfbench/$d"; done
+members=(-m "$which"); [ "$which" = coconut ] && members=(-m cot -m coconut)
+set +e
+(cd "$copy/repo" && NFBENCH_RESULTS="$copy/results" PYTHONPATH="$shim" "$repo/.venv/bin/python" -c \
+  'import sys; from nfbench.harness.cli import main; sys.argv[0] = "nfbench"; main()' \
+  regress --baseline "$repo/benchmarks/regress_baseline.json" "${members[@]}")
+rc=$?
+set -e
+echo "nfbench regress on the sabotaged copy ($which) exited with $rc"
+[ "$rc" -ne 0 ] || { echo "BAD: the regression did not notice the broken method"; exit 1; }
+echo "OK: the broken method was caught"
