@@ -252,3 +252,15 @@ def test_stale_labelled_container_removed_at_start(sandbox_image):
             assert not _our_containers(dead_owner)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def test_probes_detect_a_breach_without_isolation():
+    """The attack probes are live: without Docker (local mode) reading a host file succeeds, so a
+    'fail' verdict above really means the container stopped it."""
+    probe = breach_if("FOUND", f"""
+        import os
+        fd = os.open({str(__file__)!r}, os.O_RDONLY); FOUND = b"breach_if" in os.read(fd, 1 << 16); os.close(fd)
+        """)
+    with Sandbox("local", workers=1, assert_time_limit=2.0) as sb:
+        got = {v.sample_idx: v for v in sb.execute([(SQUARE, 0, probe)])}
+    assert got[0].base_status == "pass"  # the host file was readable
