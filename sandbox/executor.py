@@ -23,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem, Verdict
 from nfbench.sandbox import image as sandbox_image
-from nfbench.sandbox.expected import decode_and_store, load_cached, payload, problem_key
+from nfbench.sandbox.expected import decode_gt, load_cached, payload, problem_key, store_expected
+from nfbench.sandbox.schedule import PHASES, GroundTruth, Pending, chunks, split
 from nfbench.sandbox.workers import Limits, WorkerLost, WorkerProc, remove_stale
 
 LOCAL_WARNING = """
@@ -34,7 +35,7 @@ LOCAL_WARNING = """
 #  Use it only where Docker is impossible and the code is trusted.                   #
 ######################################################################################
 """
-_STOP = (9, 0, 0, None)
+_STOP = (9, 0.0, 0, None)
 
 
 class Sandbox:
@@ -114,14 +115,26 @@ class Sandbox:
         results: queue.Queue = queue.Queue()
         seq = itertools.count()
         payloads: dict[str, dict] = {}
-        failed_gt: dict[str, str] = {}
+        truths: dict[str, GroundTruth] = {}
+        pending: dict[tuple[str, int], Pending] = {}
 
         def release(key: str, expected: dict | None) -> None:
-            """Queue a problem's samples (slowest problems first)."""
+            """Queue a problem's sample checks, the slowest chunks first."""
             payloads[key] = payload(problems[key], expected)
-            cost = sum(sum(expected[f"{p}_time"]) for p in ("base", "plus")) if expected else 0.0
+            spec = problems[key].tests
+            ranges = {p: chunks(expected[f"{p}_time"]) for p in PHASES} if expected else \
+                {p: [(0, len(t))] for p, t in (("base", spec.asserts), ("plus", spec.plus_asserts)) if t or p == "base"}
+            budget = {p: self._phase_budget(expected, p) for p in ranges} if expected else {}
             for idx, code in samples[key]:
-                work.put((1, -cost, next(seq), ("check", key, idx, code)))
+                pending[(key, idx)] = Pending({p: len(r) for p, r in ranges.items()}, budget)
+                for phase, rs in ranges.items():
+                    for lo, hi in rs:
+                        cost = sum(expected[f"{phase}_time"][lo:hi]) if expected else 0.0
+                        work.put((1, -cost, next(seq), ("check", key, idx, phase, lo, hi, code)))
+
+        def ask_truth(key: str, phase: str, lo: int, hi: int) -> None:
+            for a, b in split(lo, hi, self.n_workers if lo else 1):
+                work.put((0, 0.0, next(seq), ("gt", key, None, phase, a, b, None)))
 
         for key, problem in problems.items():
             if problem.tests.kind != "evalplus":
@@ -130,7 +143,13 @@ class Sandbox:
                 release(key, expected)
             else:
                 payloads[f"gt:{key}"] = payload(problem, None)
-                work.put((0, 0.0, next(seq), ("gt", key, None, None)))
+                sizes = {"base": len(problem.tests.base_inputs), "plus": len(problem.tests.plus_inputs)}
+                truths[key] = GroundTruth(sizes)
+                for phase in PHASES:
+                    if sizes[phase]:
+                        ask_truth(key, phase, 0, sizes[phase])
+                if truths[key].complete():
+                    release(key, store_expected(key, truths[key].expected()))
 
         threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads), daemon=True)
                    for slot in range(len(self._pool))]
@@ -139,20 +158,29 @@ class Sandbox:
         remaining = sum(len(v) for v in samples.values())
         try:
             while remaining:
-                (op, key, idx, _), reply = results.get()
+                (op, key, idx, phase, lo, hi, _), reply = results.get()
                 if op == "gt":
+                    if key not in truths:
+                        continue  # the problem already failed
                     try:
                         if "gt" not in reply:
-                            raise ValueError(reply.get("error") or reply.get("lost", "no answer"))
-                        release(key, decode_and_store(key, reply["gt"]))
+                            raise ValueError(reply.get("error") or reply.get("detail") or "no answer")
+                        got = decode_gt(reply["gt"])
+                        reached = truths[key].add(phase, lo, got["outputs"], got["times"])
+                        if reached < hi:
+                            ask_truth(key, phase, reached, hi)
+                        elif truths[key].complete():
+                            release(key, store_expected(key, truths.pop(key).expected()))
                     except Exception as e:
-                        failed_gt[key] = f"ground truth failed: {e}"
+                        truths.pop(key, None)
                         for idx, _code in samples[key]:
                             remaining -= 1
-                            yield self._error_verdict(problems[key], idx, "error", failed_gt[key])
+                            yield self._error_verdict(problems[key], idx, "error", f"ground truth failed: {e}")
                     continue
-                remaining -= 1
-                yield self._verdict(problems[key], idx, reply)
+                result = self._chunk_result(reply)
+                if pending[(key, idx)].add(phase, lo, result):
+                    remaining -= 1
+                    yield self._verdict(problems[key], idx, pending.pop((key, idx)))
         finally:
             while True:  # drop what is left (early exit, Ctrl-C), then stop the threads
                 try:
@@ -167,14 +195,15 @@ class Sandbox:
             item = work.get()
             if item[-1] is None or self._closed.is_set():
                 return
-            op, key, idx, code = job = item[-1]
+            op, key, idx, phase, lo, hi, code = job = item[-1]
             worker = self._pool[slot] if slot < len(self._pool) else None
-            if worker is None:
-                worker = self._pool[slot] = self._spawn() if slot < len(self._pool) else None
+            if worker is None and slot < len(self._pool):
+                worker = self._pool[slot] = self._spawn()
             if worker is None:
                 results.put((job, {"lost": "crashed", "detail": "no sandbox worker could be started"}))
                 continue
-            msg = {"id": next(self._ids), "op": op, "key": key, "opts": self.limits.opts()}
+            msg = {"id": next(self._ids), "op": op, "key": key, "phase": phase, "lo": lo, "hi": hi,
+                   "opts": self.limits.opts()}
             if op == "gt":
                 msg["problem"] = payloads[f"gt:{key}"]
             else:
@@ -182,7 +211,7 @@ class Sandbox:
                 if key not in worker.known:
                     msg["problem"] = payloads[key]
             try:
-                reply = worker.call(msg, self._deadline(op, payloads.get(key)))
+                reply = worker.call(msg, self._deadline(op, payloads.get(key), phase))
                 if op == "check":
                     worker.known.add(key)
             except WorkerLost as e:
@@ -191,35 +220,42 @@ class Sandbox:
                     self._pool[slot] = self._spawn()
             results.put((job, reply))
 
-    def _deadline(self, op: str, prob: dict | None) -> float:
-        """Host-side watchdog: generous, the worker enforces the real limits itself."""
+    def _phase_budget(self, expected: dict, phase: str) -> float:
+        """evalplus's time-out for one phase's process: min(60, sum of per-test limits) + 2."""
         lim = self.limits
+        return min(lim.timeout_per_task, sum(max(lim.min_time_limit, lim.gt_time_limit_factor * t)
+                                             for t in expected[f"{phase}_time"])) + 2
+
+    def _deadline(self, op: str, prob: dict | None, phase: str) -> float:
+        """Host-side watchdog: generous, the worker enforces the real limits itself."""
         if op == "gt":
-            return lim.gt_timeout + 30
+            return self.limits.gt_timeout + 30
         if prob["kind"] == "evalplus":
-            per_phase = [min(lim.timeout_per_task, sum(max(lim.min_time_limit, lim.gt_time_limit_factor * t)
-                                                        for t in prob["expected"][f"{p}_time"])) + 2
-                         for p in ("base", "plus")]
-            return sum(per_phase) + 30
-        n = len(prob["asserts"]) + len(prob["plus_asserts"]) + 2
-        return 2 * lim.assert_time_limit * n + 30
+            return self._phase_budget(prob["expected"], phase) + 30
+        n = len(prob["asserts"] if phase == "base" else prob["plus_asserts"]) + 1
+        return self.limits.assert_time_limit * n + 30
+
+    @staticmethod
+    def _chunk_result(reply: dict) -> dict:
+        if "lost" in reply:
+            return {"status": reply["lost"], "fail_test": None, "detail": reply.get("detail", ""), "seconds": 0.0}
+        if "error" in reply:
+            return {"status": "error", "fail_test": None, "detail": reply["error"], "seconds": 0.0}
+        return reply
 
     @staticmethod
     def _has_plus(problem: Problem) -> bool:
         return problem.tests.kind == "evalplus" or bool(problem.tests.plus_asserts)
 
     def _error_verdict(self, problem: Problem, idx: int, status: str, detail: str) -> Verdict:
-        return Verdict(problem.task_id, idx, status, status if self._has_plus(problem) else None,
-                       base_fail_test=None, plus_fail_test=None, detail=detail)
+        return Verdict(problem.task_id, idx, status, status if self._has_plus(problem) else None, detail=detail)
 
-    def _verdict(self, problem: Problem, idx: int, reply: dict) -> Verdict:
-        if "lost" in reply:
-            return self._error_verdict(problem, idx, reply["lost"], reply.get("detail", ""))
-        if "error" in reply:
-            return self._error_verdict(problem, idx, "error", reply["error"])
-        base, plus = reply["base"], reply.get("plus")
+    @staticmethod
+    def _verdict(problem: Problem, idx: int, done: Pending) -> Verdict:
+        base, plus = done.phase("base"), done.phase("plus")
         detail = "; ".join(f"{name}: {r['detail']}" for name, r in (("base", base), ("plus", plus))
                            if r and r.get("detail"))
+        seconds = sum(r["seconds"] for r in (base, plus) if r)
         return Verdict(problem.task_id, idx, base["status"], plus["status"] if plus else None,
                        base_fail_test=base["fail_test"], plus_fail_test=plus["fail_test"] if plus else None,
-                       seconds=round(reply.get("seconds", 0.0), 4), detail=detail)
+                       seconds=round(seconds, 4), detail=detail)

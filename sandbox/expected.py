@@ -88,14 +88,18 @@ def load_cached(key: str) -> dict | None:
         return None
 
 
-def decode_and_store(key: str, b64: str) -> dict:
-    data = base64.b64decode(b64)
-    expected = safe_loads(data)
-    if not all(k in expected for k in ("base", "base_time", "plus", "plus_time")):
-        raise ValueError("incomplete ground truth")
+def decode_gt(b64: str) -> dict:
+    """A ground-truth job's answer: {"outputs": [...], "times": [...]}, plain data only."""
+    got = safe_loads(base64.b64decode(b64))
+    if not isinstance(got, dict) or len(got.get("outputs", ())) != len(got.get("times", ())):
+        raise ValueError("malformed ground truth")
+    return got
+
+
+def store_expected(key: str, expected: dict) -> dict:
     path = cache_dir() / f"{key}.pkl"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(data)
+    tmp.write_bytes(pickle.dumps(expected, protocol=4))
     tmp.replace(path)
     return expected

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+from copy import deepcopy
 import json
 import multiprocessing as mp
 import os
@@ -22,10 +23,9 @@ import struct
 import sys
 import time
 
-from evalplus.eval import _FAILED, _SUCCESS, _UNKNOWN, query_maximum_memory_bytes, unsafe_execute
+from evalplus.eval import _FAILED, _SUCCESS, _UNKNOWN, is_floats, query_maximum_memory_bytes, unsafe_execute
 from evalplus.eval import utils as ep_utils
 from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
-from evalplus.gen.util import trusted_exec
 
 CTX = mp.get_context("fork")
 IN_CONTAINER = os.getpid() == 1
@@ -118,16 +118,18 @@ def _run_child(target, args, n_tests: int, timeout: float) -> dict:
     TIMED_OUT.value = 0
     ooms = _oom_kills()
     p = CTX.Process(target=target, args=(*args, stat, details, progress))
+    t0 = time.monotonic()
     p.start()
     p.join(timeout)
     killed = p.is_alive()
     if killed:
         p.kill()
         p.join()
+    elapsed = time.monotonic() - t0
     done, status = progress.value, stat.value
     det = list(details[:done])
     first_bad = next((i for i, ok in enumerate(det) if not ok), None)
-    out = {"status": "pass", "fail_test": None, "detail": "",
+    out = {"status": "pass", "fail_test": None, "detail": "", "seconds": elapsed,
            "evalplus_status": {_SUCCESS: "pass", _FAILED: "fail"}.get(status, "timeout")}
     if status == _SUCCESS and len(det) == n_tests and all(det):
         return out
@@ -152,53 +154,66 @@ def _run_child(target, args, n_tests: int, timeout: float) -> dict:
     return out
 
 
-def check_evalplus(prob: dict, code: str, phase: str, opts: dict) -> dict:
-    inputs, expected = prob[f"{phase}_inputs"], prob["expected"][phase]
+def check_evalplus(prob: dict, code: str, phase: str, lo: int, hi: int, opts: dict) -> dict:
+    """Tests lo..hi-1 of a phase (all of them unless the host split a slow phase into chunks)."""
+    expected = prob["expected"][phase]
     limits = [max(opts["min_time_limit"], opts["gt_time_limit_factor"] * t)
               for t in prob["expected"][f"{phase}_time"]]
-    # evalplus: min(EVALPLUS_TIMEOUT_PER_TASK=60, sum(limits)) + 1, then join(timeout + 1)
+    # evalplus: min(EVALPLUS_TIMEOUT_PER_TASK=60, sum(limits)) + 1, then join(timeout + 1); a chunk
+    # gets the whole phase's budget and the host checks the chunks' summed time against it
     timeout = min(opts["timeout_per_task"], sum(limits)) + 2
-    args = (prob["dataset"], prob["entry_point"], code, inputs, expected, limits, prob["atol"], True)
-    return _run_child(_evalplus_child, args, len(inputs), timeout)
+    atol = prob["atol"]
+    if atol == 0 and any(is_floats(e) for e in expected[:lo]):
+        atol = 1e-6  # what unsafe_execute would have switched to while running the earlier tests
+    args = (prob["dataset"], prob["entry_point"], code, prob[f"{phase}_inputs"][lo:hi], expected[lo:hi],
+            limits[lo:hi], atol, True)
+    return _run_child(_evalplus_child, args, hi - lo, timeout)
 
 
-def check_asserts(prob: dict, code: str, phase: str, opts: dict) -> dict:
-    tests = prob["asserts"] if phase == "base" else prob["plus_asserts"]
+def check_asserts(prob: dict, code: str, phase: str, lo: int, hi: int, opts: dict) -> dict:
+    tests = (prob["asserts"] if phase == "base" else prob["plus_asserts"])[lo:hi]
     limit = opts["assert_time_limit"]
-    args = (code, prob["setup"], tests, limit)
-    return _run_child(_asserts_child, args, len(tests), limit * (len(tests) + 1) + 1)
+    return _run_child(_asserts_child, (code, prob["setup"], tests, limit), len(tests), limit * (len(tests) + 1) + 1)
 
 
-def _gt_child(prob: dict, conn) -> None:
+def _gt_child(prob: dict, phase: str, lo: int, hi: int, budget: float, conn) -> None:
+    """evalplus's trusted_exec (deepcopy each input, time each call) over inputs lo.., stopping
+    after `budget` seconds so that the host can spread a slow problem over several workers."""
     _child_prologue()
     not_none = prob["dataset"] == "mbpp" and prob["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS
-    result = {}
     try:
-        for phase in ("base", "plus"):
-            result[phase], result[f"{phase}_time"] = trusted_exec(
-                prob["canonical"], prob[f"{phase}_inputs"], prob["entry_point"],
-                record_time=True, output_not_none=not_none)
-        conn.send_bytes(pickle.dumps(result, protocol=4))
+        env: dict = {}
+        exec(prob["canonical"], env)
+        fn = env[prob["entry_point"]]
+        outputs, times, start = [], [], time.time()
+        for inp in prob[f"{phase}_inputs"][lo:hi]:
+            inp = deepcopy(inp)
+            t0 = time.time()
+            outputs.append(fn(*inp))
+            times.append(time.time() - t0)
+            if time.time() - start > budget:
+                break
+        if not_none:
+            outputs = [o is not None for o in outputs]
+        conn.send_bytes(pickle.dumps({"outputs": outputs, "times": times}, protocol=4))
     except BaseException as e:  # the canonical solution itself failed
         conn.send_bytes(pickle.dumps({"error": f"{type(e).__name__}: {e}"[:500]}))
 
 
-def ground_truth(prob: dict, timeout: float) -> dict:
-    """Expected outputs and reference times of the canonical solution (evalplus's trusted_exec)."""
+def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
     recv, send = CTX.Pipe(duplex=False)
-    p = CTX.Process(target=_gt_child, args=(prob, send))
+    p = CTX.Process(target=_gt_child, args=(prob, phase, lo, hi, opts["gt_budget"], send))
     p.start()
     send.close()
-    data = recv.recv_bytes() if recv.poll(timeout) else None
+    data = recv.recv_bytes() if recv.poll(opts["gt_timeout"]) else None
     p.join(1)
     if p.is_alive():
         p.kill()
         p.join()
     if data is None:
-        return {"error": f"canonical solution gave no result within {timeout:.0f}s (exit {p.exitcode})"}
-    result = pickle.loads(data)
-    if "error" in result:
-        return result
+        return {"error": f"canonical solution gave no result in {opts['gt_timeout']:.0f}s (exit {p.exitcode})"}
+    if "error" in pickle.loads(data):
+        return pickle.loads(data)
     return {"gt": base64.b64encode(data).decode()}
 
 
@@ -283,18 +298,13 @@ CHECKS = {"evalplus": check_evalplus, "asserts": check_asserts}
 
 
 def handle(msg: dict, problems: dict) -> dict:
+    """One job: the ground truth of, or one solution's check on, tests lo..hi-1 of one phase."""
     if msg["op"] == "gt":  # never stored: a check needs the payload with expected outputs
-        return ground_truth(msg["problem"], msg["opts"]["gt_timeout"])
+        return ground_truth(msg["problem"], msg["phase"], msg["lo"], msg["hi"], msg["opts"])
     if "problem" in msg:
         problems[msg["key"]] = msg["problem"]
     prob = problems[msg["key"]]
-    t0 = time.monotonic()
-    check = CHECKS[prob["kind"]]
-    base = check(prob, msg["code"], "base", msg["opts"])
-    sweep()
-    has_plus = prob["kind"] == "evalplus" or bool(prob.get("plus_asserts"))
-    plus = check(prob, msg["code"], "plus", msg["opts"]) if has_plus else None
-    return {"base": base, "plus": plus, "seconds": time.monotonic() - t0}
+    return CHECKS[prob["kind"]](prob, msg["code"], msg["phase"], msg["lo"], msg["hi"], msg["opts"])
 
 
 def main() -> None:

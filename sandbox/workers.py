@@ -41,11 +41,12 @@ class Limits:
     timeout_per_task: float = 60.0  # evalplus EVALPLUS_TIMEOUT_PER_TASK
     assert_time_limit: float = 3.0  # per assert statement for kind="asserts"
     gt_timeout: float = 600.0  # computing one problem's expected outputs
+    gt_budget: float = 2.0  # a ground-truth job hands back the rest of its tests after this long
     start_timeout: float = 60.0
 
     def opts(self) -> dict:
         return {k: getattr(self, k) for k in ("min_time_limit", "gt_time_limit_factor",
-                                              "timeout_per_task", "assert_time_limit", "gt_timeout")}
+                                              "timeout_per_task", "assert_time_limit", "gt_timeout", "gt_budget")}
 
 
 class WorkerLost(Exception):

@@ -78,8 +78,11 @@ def test_verdicts_match_evalplus(sandbox_image, tmp_path, monkeypatch):
         v = got[key]
         assert (v.base_status == "pass") == (base == "pass"), (key, base, v)
         assert (v.plus_status == "pass") == (plus == "pass"), (key, plus, v)
-    canon = [v for (tid, i), v in got.items() if i == 0]
+    # evalplus 0.3.1's find_zero oracle `continue`s before counting the test as passed, so
+    # HumanEval/32 fails even for its canonical solution; we keep evalplus's verdicts, bug included
+    canon = [v for (tid, i), v in got.items() if i == 0 and tid != "HumanEval/32"]
     assert all(v.base_status == v.plus_status == "pass" for v in canon)
+    assert got[("HumanEval/32", 0)].base_status == "fail"
     assert len(list(tmp_path.glob("expected/*.pkl"))) == len(MBPP_IDS) + len(HUMANEVAL_IDS)
     # second run: expected outputs come from the cache, verdicts are unchanged
     with Sandbox(workers=1) as sb:

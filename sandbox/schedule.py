@@ -1,0 +1,92 @@
+"""How work is cut into jobs and how job results are put back together.
+
+A job covers tests lo..hi-1 of one phase ("base" or "plus") of one problem. Almost every phase is
+one job; a phase whose canonical solution needs more than CHUNK_SECONDS is cut into chunks that
+run on different workers, so that one slow problem (Mbpp/599 needs ~half of MBPP+'s test time)
+does not leave the other cores idle at the end. Ground truth is cut the same way, adaptively:
+a ground-truth job stops after GT_BUDGET seconds and the rest of its range is re-split.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PHASES = ("base", "plus")
+CHUNK_SECONDS = 2.0
+
+
+def split(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` contiguous, non-empty ranges covering lo..hi-1 (fewer if there are fewer items)."""
+    parts = max(1, min(parts, hi - lo))
+    bounds = [lo + (hi - lo) * i // parts for i in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def chunks(times: list[float], limit: float = CHUNK_SECONDS) -> list[tuple[int, int]]:
+    """Contiguous ranges of tests whose ground-truth seconds add up to at most ~limit each."""
+    out, lo, acc = [], 0, 0.0
+    for i, t in enumerate(times):
+        if acc and acc + t > limit:
+            out.append((lo, i))
+            lo, acc = i, 0.0
+        acc += t
+    out.append((lo, len(times)))
+    return out
+
+
+@dataclass
+class GroundTruth:
+    """Expected outputs of one problem, filled in by (possibly many) ground-truth jobs."""
+
+    sizes: dict[str, int]
+    outputs: dict[str, list] = field(default_factory=dict)
+    times: dict[str, list] = field(default_factory=dict)
+    todo: dict[str, int] = field(default_factory=dict)  # tests still missing per phase
+
+    def __post_init__(self) -> None:
+        for p in PHASES:
+            self.outputs[p] = [None] * self.sizes[p]
+            self.times[p] = [0.0] * self.sizes[p]
+            self.todo[p] = self.sizes[p]
+
+    def add(self, phase: str, lo: int, outputs: list, times: list) -> int:
+        """Store results for tests lo..; returns the index reached."""
+        hi = lo + len(outputs)
+        self.outputs[phase][lo:hi] = outputs
+        self.times[phase][lo:hi] = times
+        self.todo[phase] -= len(outputs)
+        return hi
+
+    def complete(self) -> bool:
+        return not any(self.todo.values())
+
+    def expected(self) -> dict:
+        return {**{p: self.outputs[p] for p in PHASES}, **{f"{p}_time": self.times[p] for p in PHASES}}
+
+
+@dataclass
+class Pending:
+    """One sample's verdict being assembled from its chunk results."""
+
+    chunks: dict[str, int]  # number of chunks per phase
+    budget: dict[str, float]  # evalplus's whole-phase time-out, checked against the chunks' sum
+    results: dict[str, list] = field(default_factory=lambda: {p: [] for p in PHASES})
+
+    def add(self, phase: str, lo: int, result: dict) -> bool:
+        """Record one chunk's result; True when the sample is complete."""
+        self.results[phase].append((lo, result))
+        return all(len(self.results[p]) == n for p, n in self.chunks.items())
+
+    def phase(self, phase: str) -> dict | None:
+        """The phase's result as one evalplus process would have given it."""
+        if phase not in self.chunks:
+            return None
+        parts = sorted(self.results[phase], key=lambda r: r[0])
+        seconds = sum(r["seconds"] for _, r in parts)
+        for lo, r in parts:  # evalplus stops at the first failing test
+            if r["status"] != "pass":
+                fail = None if r["fail_test"] is None else lo + r["fail_test"]
+                return {**r, "fail_test": fail, "seconds": seconds}
+        if len(parts) > 1 and seconds > self.budget[phase]:
+            return {"status": "timeout", "fail_test": None, "seconds": seconds,
+                    "detail": f"tests took {seconds:.1f}s in all, over the phase limit"}
+        return {"status": "pass", "fail_test": None, "detail": "", "seconds": seconds}
