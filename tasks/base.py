@@ -5,6 +5,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
+from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem
 
 
@@ -28,6 +29,13 @@ class Task(ABC):
     @abstractmethod
     def problems(self, split: str | None = None) -> list[Problem]:
         """The problems of a split (default: `default_split`), in a stable order."""
+
+    def resolve_split(self, split: str | None) -> str:
+        """`split`, or the default split; a UserError naming the task's splits if it has no such split."""
+        split = split or self.default_split
+        if split not in self.splits():
+            raise UserError(f"task '{self.name}' has no split '{split}'", f"its splits: {', '.join(self.splits())}")
+        return split
 
     @abstractmethod
     def dataset_info(self) -> dict[str, Any]:

@@ -29,6 +29,8 @@ OPS = {"+": lambda u, v: (u + v) % 10, "-": lambda u, v: (u - v) % 10, "*": lamb
 # The function to write uses the last value (P) and the one before (Q): both need the deep chain.
 FUNCTION_FORMS = ["x*{P}+{Q}", "x*{P}-{Q}", "{Q}-x*{P}", "x+{P}*{Q}"]
 TEST_INPUTS = [0, 1, 2, 5, -3]
+INSTRUCTION = ("Resolve the definitions in order; every value is a digit taken mod 10 (b=a+5 means "
+               "b=(a+5)%10). Then write the Python function f(x) with the resolved numbers.")
 DEFAULTS: dict[str, Any] = {"steps": 4, "n_train": 4000, "n_val": 200, "n_test": 200, "seed": 1234,
                             "ops": "+-*", "shuffle": False}
 SPLIT_SALT = {"train": 0, "validation": 1, "test": 2}
@@ -125,7 +127,8 @@ class SynthTask(Task):
             canonical_solution=ex["solution"] + "\n",
             tests=TestSpec(kind="asserts", asserts=[f"assert f({x}) == {y}" for x, y in expected]),
             reasoning=ex["reasoning"],
-            meta={"split": split, "steps": int(self.options["steps"]), "values": ex["values"]},
+            meta={"split": split, "steps": int(self.options["steps"]), "values": ex["values"],
+                  "instruction": INSTRUCTION},
         )
 
     # --- the compact format tiny models are trained on ---------------------------------------------

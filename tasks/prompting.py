@@ -1,0 +1,82 @@
+"""Prompts per model kind, and the program inside a model's raw output.
+
+Base models get plain completion prompts (the dataset's code stub or docstring, continued as code);
+instruct models get their tokenizer's chat template. The method decides whether reasoning is asked
+for. `extract_solution` turns raw text into the self-contained program the sandbox runs; callers keep
+the raw text next to it.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from nfbench.harness.errors import UserError
+from nfbench.harness.types import Problem
+
+CHAT_REASONING = ("Solve the following problem. First reason step by step, then give the complete, "
+                  "self-contained Python solution in one ```python code block.")
+CHAT_DIRECT = ("Solve the following problem. Reply with only the complete, self-contained Python solution "
+               "in one ```python code block, without explanation.")
+# Base models reason inside the program, as comments, so the completion stays runnable.
+COMPLETION_REASONING = "# Reasoning, step by step, before the code:\n#"
+FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def build_prompt(problem: Problem, tokenizer: Any = None, *, chat: bool, reasoning: bool) -> str:
+    """The exact text fed to the model for `problem`."""
+    statement = problem.prompt
+    if problem.meta.get("instruction"):  # tasks whose notation needs explaining (synth)
+        statement = f"{problem.meta['instruction']}\n{statement}"
+    if not chat:
+        if not reasoning:
+            return statement
+        indent = "    " if _defines(statement, problem.entry_point) else ""
+        sep = "" if statement.endswith("\n") else "\n"
+        return statement + sep + indent + COMPLETION_REASONING.replace("\n", "\n" + indent)
+    template = getattr(tokenizer, "chat_template", None)
+    if tokenizer is None or not template:
+        raise UserError("a chat prompt needs a tokenizer with a chat template",
+                        "use a base-model (completion) prompt, or an instruct backbone with a chat template")
+    content = f"{CHAT_REASONING if reasoning else CHAT_DIRECT}\n\n{statement.strip()}"
+    return tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def extract_solution(problem: Problem, raw_output: str) -> str:
+    """The self-contained program in `raw_output`.
+
+    Fenced blocks win (the one defining the entry point, else the last); unfenced text that does not
+    define the entry point is a completion of the problem's code stub, so the stub is prepended.
+    evalplus's sanitizer then keeps imports and what the entry point reaches, dropping tests/prints.
+    """
+    code = _fenced(raw_output, problem.entry_point)
+    if code is None:
+        code = raw_output
+        if _defines(problem.prompt, problem.entry_point) and not _defines(code, problem.entry_point, top_level=True):
+            code = problem.prompt + raw_output
+    return _sanitize(code, problem.entry_point) + "\n"
+
+
+def _fenced(text: str, entry_point: str) -> str | None:
+    blocks = [(lang.lower(), body) for lang, body in FENCE_RE.findall(text)]
+    blocks = [(lang, body) for lang, body in blocks if lang in ("", "python", "py", "python3")]
+    if not blocks:
+        return None
+    defining = [body for _, body in blocks if _defines(body, entry_point)]
+    return (defining or [body for _, body in blocks])[-1]
+
+
+def _defines(code: str, name: str, top_level: bool = False) -> bool:
+    pattern = rf"^def\s+{re.escape(name)}\s*\(" if top_level else rf"^\s*def\s+{re.escape(name)}\s*\("
+    return bool(name) and re.search(pattern, code, re.MULTILINE) is not None
+
+
+def _sanitize(code: str, entry_point: str) -> str:
+    try:
+        from evalplus.sanitize import sanitize
+    except ImportError:  # evalplus is a dependency, but keep extraction usable without tree-sitter
+        return code.strip()
+    try:
+        return sanitize(code, entry_point or None).strip() or code.strip()
+    except Exception:  # the sanitizer's parser choking on odd text must not lose the sample
+        return code.strip()
