@@ -29,7 +29,7 @@ def latent_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
     Every row's latents must be contiguous and start in the same column (coconut_curriculum.collate
     aligns them). Returns the logits and the number of sequential passes made.
     """
-    embed = model.get_input_embeddings()
+    embed = getattr(model, "module", model).get_input_embeddings()  # under DDP the model is wrapped
     tokens = embed(input_ids)
     is_latent = input_ids == latent_id
     n_max = int(is_latent.sum(1).max())

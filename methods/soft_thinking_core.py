@@ -25,9 +25,12 @@ class SoftStepResult:
     support: list[float]  # mean number of tokens with non-zero weight per concept
 
 
-def concept_weights(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
-    """Renormalised probabilities over the top-k / top-p tokens, zero elsewhere (B, V)."""
+def concept_weights(logits: torch.Tensor, temperature: float, top_k: int, top_p: float,
+                    min_p: float = 0.0) -> torch.Tensor:
+    """Renormalised probabilities over the top-k / top-p / min-p tokens, zero elsewhere (B, V)."""
     probs = torch.softmax(logits.float() / max(temperature, 1e-6), -1)
+    if min_p > 0:  # drop tokens below min_p x the most likely one
+        probs = torch.where(probs >= min_p * probs.max(-1, keepdim=True).values, probs, torch.zeros_like(probs))
     if 0 < top_k < probs.shape[-1]:
         kept = torch.zeros_like(probs).scatter(-1, probs.topk(top_k, -1).indices, 1.0)
         probs = probs * kept  # exactly k tokens, ties broken by index
@@ -46,8 +49,8 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def soft_think(model, state: DecodeState, logits: torch.Tensor, *, end_id: int, max_steps: int,
-               temperature: float = 1.0, top_k: int = 15, top_p: float = 0.95,
-               entropy_threshold: float = 0.01, patience: int = 2,
+               temperature: float = 0.6, top_k: int = 10, top_p: float = 0.95, min_p: float = 0.001,
+               entropy_threshold: float = 0.01, patience: int = 256,
                meter: CostMeter | None = None) -> SoftStepResult:
     """Run the concept-token loop in `state` from `logits` (B, V) of the last prompt position.
 
@@ -71,7 +74,7 @@ def soft_think(model, state: DecodeState, logits: torch.Tensor, *, end_id: int, 
             stopped_by[b] = "end_token" if int(top[b]) == end_id else "entropy"
         if not active.any():
             break
-        weights = concept_weights(logits, temperature, top_k, top_p)
+        weights = concept_weights(logits, temperature, top_k, top_p, min_p)
         for b in torch.nonzero(active).flatten().tolist():
             tops[b].append(int(top[b]))
             if meter is not None:

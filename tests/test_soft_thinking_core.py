@@ -31,6 +31,9 @@ def test_concept_weights_equal_explicit_filtering():
     assert p[0] < 0.5 < p[0] + p[5]
     w = concept_weights(logits, 1.0, 0, 0.5)[0]
     assert torch.allclose(w, torch.tensor([p[0], 0, 0, 0, 0, p[5]]) / (p[0] + p[5]))
+    # min-p 0.5 keeps tokens with at least half the top probability: 0, 5 and 2
+    w = concept_weights(logits, 1.0, 0, 1.0, min_p=0.5)[0]
+    assert torch.allclose(w, torch.tensor([p[0] / z, 0, p[2] / z, 0, 0, p[5] / z]))
     # the concept token is the weighted sum of the kept embeddings
     emb = torch.randn(6, 4)
     explicit = sum(w[i] * emb[i] for i in range(6))
@@ -67,7 +70,7 @@ def test_stop_rules(model):
     res = soft_think(model, *_start(model, [[1, 2, 3]]), end_id=7, max_steps=5)
     assert res.stopped_by == ["end_token"] and res.steps.tolist() == [0]
     state, logits = _start(model, [[1, 2, 3]])
-    res = soft_think(model, state, logits, end_id=9, max_steps=5)
+    res = soft_think(model, state, logits, end_id=9, max_steps=5, temperature=1.0, top_k=15)
     assert res.stopped_by == ["max_steps"] and res.steps.tolist() == [5]
     assert state.cache.get_seq_length() == 3 + 5 and state.next_position.tolist() == [8]
     assert res.support == [15.0]  # top-k 15 of a flat distribution (top-p 0.95 keeps all 15)
