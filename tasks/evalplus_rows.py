@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from nfbench.harness.types import Problem, TestSpec
+from nfbench.tasks.base import Task
+from nfbench.tasks.data import FILES, data_file, file_info, read_records
 
 
 def evalplus_problem(row: dict[str, Any], dataset: str) -> Problem:
@@ -24,3 +26,27 @@ def evalplus_problem(row: dict[str, Any], dataset: str) -> Problem:
                        dataset=dataset),
         meta={"contract": row.get("contract", ""), "original_tests": row.get("test") or row.get("assertion", "")},
     )
+
+
+class EvalplusTask(Task):
+    """A task read from one evalplus release file: a single test split with base and plus verdicts."""
+
+    has_plus = True
+    default_split = "test"
+    data_key: str  # key of tasks/data.py FILES
+    dataset: str  # evalplus dataset name: "humaneval" | "mbpp"
+
+    def _rows(self) -> list[dict[str, Any]]:
+        if not hasattr(self, "_cache"):
+            self._cache = read_records(data_file(self.data_key, self.data_dir))
+        return self._cache
+
+    def splits(self) -> dict[str, int]:
+        return {"test": len(self._rows())}
+
+    def problems(self, split: str | None = None) -> list[Problem]:
+        self.resolve_split(split)
+        return [evalplus_problem(r, self.dataset) for r in self._rows()]
+
+    def dataset_info(self) -> dict[str, Any]:
+        return file_info(self.data_key, FILES[self.data_key][1], data_file(self.data_key, self.data_dir))
