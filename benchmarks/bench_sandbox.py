@@ -41,7 +41,7 @@ def make_samples(dataset: str, suite: str) -> list[dict]:
     for i, p in enumerate(load(dataset)):
         kind = kinds[i % len(kinds)]
         code = p.canonical_solution if kind == "canonical" else mutate(p.canonical_solution, p.entry_point, kind)
-        if code is None or code == p.canonical_solution:  # this mutant does not apply here
+        if kind != "canonical" and (code is None or code == p.canonical_solution):  # does not apply here
             kind, code = "returns_none", mutate(p.canonical_solution, p.entry_point, "returns_none")
         out.append({"task_id": p.task_id, "solution": code, "kind": kind})
     return out

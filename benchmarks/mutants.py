@@ -24,7 +24,10 @@ def _body_start(code: str, entry_point: str) -> tuple[int, str] | None:
             if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant) \
                     and len(node.body) > 1:  # skip the docstring
                 first = node.body[1]
-            return first.lineno - 1, " " * first.col_offset
+            if first.lineno == node.lineno:  # a one-line `def f(x): return ...`
+                return None
+            line = code.splitlines()[first.lineno - 1]
+            return first.lineno - 1, line[: len(line) - len(line.lstrip())]  # tabs stay tabs
     return None
 
 
@@ -38,20 +41,20 @@ def _insert(code: str, entry_point: str, stmt: str) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def _in_body(code: str, entry_point: str) -> tuple[str, str, str] | None:
-    """(before, body text, after) with the entry point's body as text."""
+def _in_body(code: str, entry_point: str) -> tuple[str, str] | None:
+    """(text before the entry point's body, text from its first statement on)."""
     where = _body_start(code, entry_point)
     if where is None:
         return None
     lines = code.splitlines(keepends=True)
-    return "".join(lines[: where[0]]), "".join(lines[where[0]:]), ""
+    return "".join(lines[: where[0]]), "".join(lines[where[0]:])
 
 
 def wrong_operator(code: str, entry_point: str) -> str | None:
     parts = _in_body(code, entry_point)
     if parts is None:
         return None
-    before, body, _ = parts
+    before, body = parts
     for old, new in OPERATORS:
         if old in body:
             return before + body.replace(old, new, 1)
@@ -62,7 +65,7 @@ def off_by_one(code: str, entry_point: str) -> str | None:
     parts = _in_body(code, entry_point)
     if parts is None:
         return None
-    before, body, _ = parts
+    before, body = parts
     m = re.search(r"(?<![\w.'\"])(\d+)(?![\w.'\"])", body)
     if m is None:
         return None

@@ -95,7 +95,7 @@ class Sandbox:
         self._closed.set()
         pool, self._pool = self._pool, []
         with ThreadPoolExecutor(max(1, len(pool))) as ex:
-            list(ex.map(lambda w: w and w.close(), pool))
+            list(ex.map(lambda w: w and (w.kill() if w.busy else w.close()), pool))
         atexit.unregister(self.close)
 
     def image_id(self) -> str | None:

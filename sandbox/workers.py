@@ -126,6 +126,7 @@ class WorkerProc:
             self.kill()
             raise WorkerLost("crashed", f"worker did not start: {' | '.join(self.stderr)}")
         self.known: set[str] = set()  # problem keys this worker has been sent
+        self.busy = False  # a job is in flight (closing then kills instead of waiting)
 
     def _read_replies(self) -> None:
         for line in self.proc.stdout:
@@ -148,12 +149,14 @@ class WorkerProc:
 
     def call(self, msg: dict, timeout: float) -> dict:
         body = pickle.dumps(msg, protocol=5)
+        self.busy = True
         try:
             self.proc.stdin.write(struct.pack(">I", len(body)) + body)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._lost() from None
         reply = self._get(timeout)
+        self.busy = False
         if reply is None:
             raise self._lost(timed_out=self.proc.poll() is None)
         if reply.get("id") != msg["id"]:
