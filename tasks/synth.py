@@ -27,7 +27,7 @@ GENERATOR_VERSION = "synth-chain-v1"
 VARIABLES = "abcdeghkmnpqrstuvw"  # no f (the function) or x (its argument)
 OPS = {"+": lambda u, v: (u + v) % 10, "-": lambda u, v: (u - v) % 10, "*": lambda u, v: (u * v) % 10}
 # The function to write uses the last value (P) and the one before (Q): both need the deep chain.
-FUNCTION_FORMS = ["x*{P}+{Q}", "x*{P}-{Q}", "{Q}-x*{P}", "x+{P}*{Q}"]
+FUNCTION_FORMS = ["x*{P}+{Q}", "x*{P}-{Q}", "{Q}-x*{P}", "x*{Q}+{P}"]  # each constant changes f(0) or f(1)
 TEST_INPUTS = [0, 1, 2, 5, -3]
 INSTRUCTION = ("Resolve the definitions in order; every value is a digit taken mod 10 (b=a+5 means "
                "b=(a+5)%10). Then write the Python function f(x) with the resolved numbers.")
