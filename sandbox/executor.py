@@ -189,6 +189,12 @@ class Sandbox:
                     break
             for _ in threads:
                 work.put(_STOP)
+            if remaining:  # abandoned mid-run: jobs in flight must not answer the next execute()
+                for w in list(self._pool):
+                    if w is not None and w.busy:
+                        w.kill()
+            for t in threads:
+                t.join(timeout=60)
 
     def _serve(self, slot: int, work: queue.PriorityQueue, results: queue.Queue, payloads: dict) -> None:
         while True:

@@ -264,3 +264,22 @@ def test_probes_detect_a_breach_without_isolation():
     with Sandbox("local", workers=1, assert_time_limit=2.0) as sb:
         got = {v.sample_idx: v for v in sb.execute([(SQUARE, 0, probe)])}
     assert got[0].base_status == "pass"  # the host file was readable
+
+
+def test_cgroup_oom_gives_an_oom_verdict(sandbox_image):
+    """With the child's rlimit above the container's memory, the kernel's OOM killer steps in."""
+    bomb = in_f("b = bytearray(600 << 20)\nfor i in range(0, len(b), 4096):\n    b[i] = 1")
+    with Sandbox(workers=1, memory_mb=300, child_memory_mb=2048, assert_time_limit=5.0) as sb:
+        got = _verdicts(sb, [(SQUARE, 0, bomb), (SQUARE, 1, SQUARE.canonical_solution)])
+    assert got[(SQUARE.task_id, 0)].base_status == "oom"
+    assert got[(SQUARE.task_id, 1)].base_status == "pass"
+
+
+def test_abandoned_execute_leaves_the_pool_usable(sandbox_image):
+    slow = in_f("import time\ntime.sleep(1.5)")
+    with Sandbox(workers=1, **LIMITS) as sb:
+        for _ in sb.execute([(SQUARE, i, slow) for i in range(3)]):
+            break  # the consumer stops early, with a job in flight
+        got = _verdicts(sb, [(SQUARE, 0, SQUARE.canonical_solution), (SQUARE, 1, "def f(x): return 1")])
+    assert got[(SQUARE.task_id, 0)].base_status == "pass"
+    assert got[(SQUARE.task_id, 1)].base_status == "fail"
