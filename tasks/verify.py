@@ -22,6 +22,20 @@ def verify(problems: list[Problem], sandbox: Any) -> list[Verdict]:
     return sorted(verdicts, key=lambda v: order[v.task_id])
 
 
+def passes_in_process(program: str, problem: Problem) -> bool:
+    """Run a TRUSTED program and the problem's asserts in this process (no sandbox): for checking
+    generated references and hand-written test programs quickly, never for model output."""
+    env: dict[str, Any] = {}
+    try:
+        exec(problem.tests.setup, env)
+        exec(program, env)
+        for statement in problem.tests.asserts:
+            exec(statement, env)
+    except AssertionError:
+        return False
+    return True
+
+
 def summary(name: str, verdicts: list[Verdict], seconds: float) -> str:
     base = Counter(v.base_status for v in verdicts)
     line = f"{name}: {base['pass']}/{len(verdicts)} references pass base tests"

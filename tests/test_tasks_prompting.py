@@ -7,6 +7,7 @@ from nfbench.harness.errors import UserError
 from nfbench.harness.registry import get_task
 from nfbench.harness.tokenizer import char_tokenizer
 from nfbench.tasks.prompting import build_prompt, extract_solution
+from nfbench.tasks.verify import passes_in_process
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -20,19 +21,6 @@ def humaneval0():
 @pytest.fixture(scope="module")
 def mbpp11():
     return get_task("mbpp")().problems()[0]
-
-
-def run(program: str, problem) -> bool:
-    """Trusted, tiny programs written in this file, run in-process against the dataset's own asserts."""
-    env: dict = {}
-    try:
-        exec(problem.tests.setup, env)
-        exec(program, env)
-        for a in problem.tests.asserts:
-            exec(a, env)
-    except AssertionError:
-        return False
-    return True
 
 
 def test_completion_prompts(humaneval0, mbpp11):
@@ -63,7 +51,7 @@ def test_completion_is_appended_to_the_stub_and_sanitised(humaneval0):
             "def test():\n    assert has_close_elements([1.0], 0.5) is False\n\nprint(test())\nif __name__ ==")
     program = extract_solution(humaneval0, body)
     assert program.startswith("from typing import List") and "print(" not in program and "test" not in program
-    assert run(program, humaneval0)
+    assert passes_in_process(program, humaneval0)
 
 
 def test_fenced_block_defining_the_entry_point_wins(humaneval0, mbpp11):
@@ -71,15 +59,15 @@ def test_fenced_block_defining_the_entry_point_wins(humaneval0, mbpp11):
            "def remove_Occ(s, ch):\n    s = s.replace(ch, '', 1)\n    i = s.rfind(ch)\n"
            "    return s if i < 0 else s[:i] + s[i + 1:]\n\nprint(remove_Occ('hello', 'l'))\n```\nDone.")
     program = extract_solution(mbpp11, raw)
-    assert program.startswith("def remove_Occ") and "print" not in program and run(program, mbpp11)
+    assert program.startswith("def remove_Occ") and "print" not in program and passes_in_process(program, mbpp11)
     wrong = raw.replace("s.rfind(ch)", "-1")  # only the first occurrence removed
-    assert not run(extract_solution(mbpp11, wrong), mbpp11)
+    assert not passes_in_process(extract_solution(mbpp11, wrong), mbpp11)
 
 
 def test_full_program_without_fences_is_not_prefixed(mbpp11):
     raw = "import re\ndef remove_Occ(s, ch):\n    return re.sub(ch, '', s, count=1)[::-1].replace(ch, '', 1)[::-1]\n"
     program = extract_solution(mbpp11, raw)
-    assert program.startswith("import re") and run(program, mbpp11)
+    assert program.startswith("import re") and passes_in_process(program, mbpp11)
 
 
 def test_unparseable_text_is_kept_not_lost(mbpp11):

@@ -8,24 +8,13 @@ import pytest
 from nfbench.harness.errors import UserError
 from nfbench.harness.registry import get_task
 from nfbench.harness.types import Problem
+from nfbench.tasks.verify import passes_in_process
 
 SMALL = {"n_train": 300, "n_val": 50, "n_test": 100}
 
 
 def synth(**options):
     return get_task("synth")(**{**SMALL, **options})
-
-
-def run_asserts(program: str, problem: Problem) -> bool:
-    """Our own generated programs and asserts, run in-process (the Docker path is tested below)."""
-    env: dict = {}
-    try:
-        exec(program, env)
-        for a in problem.tests.asserts:
-            exec(a, env)
-    except AssertionError:
-        return False
-    return True
 
 
 def wrong_constant(problem: Problem) -> str:
@@ -52,8 +41,8 @@ def test_splits_sizes_and_disjoint():
 @pytest.mark.parametrize("steps", [1, 2, 4, 8])
 def test_references_pass_wrong_constants_fail(steps):
     problems = synth(steps=steps).problems("test")
-    assert all(run_asserts(p.canonical_solution, p) for p in problems)
-    assert not any(run_asserts(wrong_constant(p), p) for p in problems)
+    assert all(passes_in_process(p.canonical_solution, p) for p in problems)
+    assert not any(passes_in_process(wrong_constant(p), p) for p in problems)
     assert all(len(p.tests.asserts) >= 4 for p in problems)
 
 
