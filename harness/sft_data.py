@@ -36,7 +36,9 @@ def task_examples(task: Any, split: str = "train") -> list[SFTExample]:
         raise UserError(f"task '{task.name}' has no '{split}' split to train on",
                         f"its splits: {', '.join(task.splits())}; or build a set with `nfbench data`")
     out = []
-    for p in task.problems(split):
+    from nfbench.tasks.training import training_problems  # refuses evaluation splits and overlap
+
+    for p in training_problems(task, split):
         if hasattr(task, "format_example"):
             prompt, reasoning, answer = task.format_example(p)
             meta = {"format": "compact"}
