@@ -16,7 +16,7 @@ import os
 import queue
 import sys
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -117,6 +117,7 @@ class Sandbox:
         payloads: dict[str, dict] = {}
         truths: dict[str, GroundTruth] = {}
         pending: dict[tuple[str, int], Pending] = {}
+        retries: Counter = Counter()
 
         def release(key: str, expected: dict | None) -> None:
             """Queue a problem's sample checks, the slowest chunks first."""
@@ -162,6 +163,10 @@ class Sandbox:
                 if op == "gt":
                     if key not in truths:
                         continue  # the problem already failed
+                    if "lost" in reply and retries[key] < 2:  # the worker died under it: try again
+                        retries[key] += 1
+                        ask_truth(key, phase, lo, hi)
+                        continue
                     try:
                         if "gt" not in reply:
                             raise ValueError(reply.get("error") or reply.get("detail") or "no answer")
