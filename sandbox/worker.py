@@ -1,4 +1,4 @@
-"""Sandbox worker: runs inside a container (as PID 1) or, with `--local`, as a host subprocess.
+"""Sandbox worker: runs inside a container (as PID 1) or, for `Sandbox("local")`, as a host subprocess.
 
 It reads jobs from the host (4-byte length + pickle on stdin: the host is trusted) and answers one
 JSON line per job on stdout (the host never unpickles what a worker says, except ground-truth
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import ctypes
-from copy import deepcopy
 import json
 import multiprocessing as mp
 import os
@@ -22,6 +21,7 @@ import signal
 import struct
 import sys
 import time
+from copy import deepcopy
 
 from evalplus.eval import _FAILED, _SUCCESS, _UNKNOWN, is_floats, query_maximum_memory_bytes, unsafe_execute
 from evalplus.eval import utils as ep_utils
