@@ -8,8 +8,9 @@ comes from one CPU generator drawn in the same order in both paths, so a seed fi
 """
 from __future__ import annotations
 
-import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from transformers import DynamicCache
@@ -24,8 +25,6 @@ class DecodeOutput:
     latent_logp: torch.Tensor  # (B, K)
     answer_ids: list[list[int]]  # up to and including the stop token
     answer_logp: list[list[float]]  # one per answer token
-    reasoning_seconds: float = 0.0
-    answer_seconds: float = 0.0
     forward_calls: int = 0
     kv_cache_bytes: int = 0  # at the end of reasoning
     stopped: list[bool] = field(default_factory=list)
@@ -54,77 +53,93 @@ def cache_bytes(past) -> int:
 class _Stream:
     """The growing input sequence, fed either incrementally (KV cache) or whole each step."""
 
-    def __init__(self, model: NFCoTModel, embeds: torch.Tensor, mask: torch.Tensor, use_cache: bool):
-        self.model, self.use_cache = model, use_cache
+    def __init__(self, model: NFCoTModel, embeds: torch.Tensor, mask: torch.Tensor, use_cache: bool,
+                 meter: Any = None):
+        self.model, self.use_cache, self.meter = model, use_cache, meter
         self.embeds, self.mask = embeds, mask
         self.past = DynamicCache() if use_cache else None
         self.calls = 0
         self.pending = embeds  # not yet seen by the model
+        self.pending_mask = mask
 
-    def step(self) -> torch.Tensor:
-        """Hidden state of the last position."""
+    def step(self, logits: bool = False) -> torch.Tensor:
+        """Hidden state of the last position (fed positions are charged to the meter)."""
         self.calls += 1
-        pos = positions(self.mask)
-        if self.use_cache:
-            n = self.pending.shape[1]
-            h, self.past = self.model.run(self.pending, self.mask, pos[:, -n:], self.past)
-            self.pending = self.pending[:, :0]
-        else:
-            h, _ = self.model.run(self.embeds, self.mask, pos)
-        return h[:, -1]
+        counts = self.pending_mask.sum(1).tolist()
+        with self.meter.forward(counts, logits_positions=int(logits)) if self.meter else nullcontext():
+            pos = positions(self.mask)
+            if self.use_cache:
+                n = self.pending.shape[1]
+                h, self.past = self.model.run(self.pending, self.mask, pos[:, -n:], self.past)
+            else:
+                h, _ = self.model.run(self.embeds, self.mask, pos)
+            h = h[:, -1]
+        self.pending, self.pending_mask = self.pending[:, :0], self.pending_mask[:, :0]
+        return h
 
-    def append(self, x: torch.Tensor) -> None:
+    def append(self, x: torch.Tensor, row_mask: torch.Tensor | None = None) -> None:
+        """One new position per row; row_mask 0 = a finished row riding along (never attended to)."""
+        m = (row_mask if row_mask is not None else self.mask.new_ones(x.shape[0]))[:, None].to(self.mask)
         self.pending = torch.cat([self.pending, x[:, None]], dim=1)
+        self.pending_mask = torch.cat([self.pending_mask, m], dim=1)
         self.embeds = torch.cat([self.embeds, x[:, None]], dim=1)
-        self.mask = torch.cat([self.mask, self.mask.new_ones(x.shape[0], 1)], dim=1)
+        self.mask = torch.cat([self.mask, m], dim=1)
 
 
 @torch.no_grad()
 def sample(model: NFCoTModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, *, t_z: float,
            temperature: float, top_p: float, max_new_tokens: int, stop_ids: set[int], pad_id: int,
-           generator: torch.Generator, use_cache: bool = True) -> DecodeOutput:
+           generator: torch.Generator, use_cache: bool = True, meter: Any = None) -> DecodeOutput:
+    """meter: a harness CostMeter (reasoning_positions = K latent steps per sample)."""
     b, k, d = prompt_ids.shape[0], model.shape.slots, model.shape.dim
     dev = prompt_ids.device
     embeds = model.token_embeds(prompt_ids)
     dtype = embeds.dtype
     embeds = torch.cat([embeds, model.embed.marker("bot", b).to(dtype)], dim=1)
     mask = torch.cat([prompt_mask, prompt_mask.new_ones(b, 1)], dim=1)
-    stream = _Stream(model, embeds, mask, use_cache)
+    stream = _Stream(model, embeds, mask, use_cache, meter)
 
-    t0 = time.perf_counter()
     latents, latent_logp = [], []
-    for _ in range(k):
+    for i in range(k):
         mu, sigma = model.head(stream.step())
         z = torch.randn(b, d, generator=generator).to(dev)
         u = mu + t_z * sigma * z
         latents.append(u)
         latent_logp.append(gaussian_logp(u, mu, sigma))
         stream.append(model.embed.latents(u).to(dtype))
+        for row in range(b) if meter else ():
+            meter.count(row)
     stream.append(model.embed.marker("eot", b)[:, 0].to(dtype))
-    reasoning_seconds = time.perf_counter() - t0
     kv_bytes = cache_bytes(stream.past)
 
-    t0 = time.perf_counter()
     answer_ids: list[list[int]] = [[] for _ in range(b)]
     answer_logp: list[list[float]] = [[] for _ in range(b)]
     done = torch.zeros(b, dtype=torch.bool)
-    for _ in range(max_new_tokens):
-        logits = model.backbone.get_output_embeddings()(stream.step()).float()
+    for t in range(max_new_tokens):
+        logits = model.backbone.get_output_embeddings()(stream.step(logits=True)).float()
+        if t == 0 and meter:
+            for row in range(b):
+                meter.set_phase(row, "answer")
         uniform = torch.rand(b, generator=generator).to(dev)
         tok = pick_tokens(logits, temperature, top_p, uniform)
         logp = logits.log_softmax(-1).gather(-1, tok[:, None]).squeeze(-1)
         for i in range(b):
-            if not done[i]:
-                answer_ids[i].append(int(tok[i]))
-                answer_logp[i].append(float(logp[i]))
-                done[i] = int(tok[i]) in stop_ids
+            if done[i]:
+                continue
+            answer_ids[i].append(int(tok[i]))
+            answer_logp[i].append(float(logp[i]))
+            if meter and int(tok[i]) not in stop_ids:  # as for text methods: the stop token is free
+                meter.count(i)
+            if int(tok[i]) in stop_ids:
+                done[i] = True
+                if meter:
+                    meter.finish(i)
         if bool(done.all()):
             break
         tok = torch.where(done.to(dev), torch.full_like(tok, pad_id), tok)
-        stream.append(model.token_embeds(tok))
+        stream.append(model.token_embeds(tok), (~done).long().to(dev))
     return DecodeOutput(torch.stack(latents, 1), torch.stack(latent_logp, 1), answer_ids, answer_logp,
-                        reasoning_seconds, time.perf_counter() - t0, stream.calls, kv_bytes,
-                        stopped=done.tolist())
+                        stream.calls, kv_bytes, stopped=done.tolist())
 
 
 def answer_batch(answer_ids: list[list[int]], pad_id: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:

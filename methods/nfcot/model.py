@@ -91,6 +91,11 @@ class NFCoTModel(nn.Module):
         ones = batch.prompt_mask.new_ones(b, u.shape[1] + 2)
         return embeds, torch.cat([batch.prompt_mask, ones, batch.answer_mask], dim=1)
 
+    def forward(self, batch: StreamBatch, x: torch.Tensor, noise_std: float | None = None) -> object:
+        """Training entry point (so DDP sees the call): the losses of targets e (noise_std given),
+        else the teacher-forced likelihoods of latents u."""
+        return self.teacher_forced(batch, x) if noise_std is None else self.losses(batch, x, noise_std)
+
     # --- teacher-forced likelihoods -----------------------------------------------------------
     def teacher_forced(self, batch: StreamBatch, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-latent log N(u_i; mu_i, sigma_i) (B, K) and per-answer-token log-probs (B, A)."""

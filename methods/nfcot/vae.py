@@ -94,6 +94,9 @@ class CoTVAE(nn.Module):
                          tgt_is_causal=True)
         return self.out(h)
 
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.loss(ids, mask)
+
     def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, logvar = self.encode(ids, mask)
         e = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
