@@ -95,9 +95,13 @@ class CostMeter:
         _reset_peak_memory(device)
 
     # --- what methods call -----------------------------------------------------------------
-    def set_phase(self, i: int, phase: Phase) -> None:
+    def set_phase(self, i: int, phase: Phase, move_last: int = 0) -> None:
+        """Switch sample i's phase; `move_last` already-counted positions belong to the new phase
+        (e.g. the token that revealed the switch, counted before it could be recognised)."""
         if self.phase[i] == "reasoning" and phase == "answer":
             self._record_kv(i)
+            self.costs[i].reasoning_positions -= move_last
+            self.costs[i].answer_tokens += move_last
         self.phase[i] = phase
 
     def count(self, i: int, n: int = 1) -> None:

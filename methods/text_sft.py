@@ -24,6 +24,7 @@ COT_INSTRUCTION = ("Solve the following Python programming problem. First think 
                    "how to solve it, then give the complete solution in one ```python code block.")
 DIRECT_INSTRUCTION = ("Solve the following Python programming problem. Reply with only the complete "
                       "solution in one ```python code block, without explanation.")
+COT_TRIGGER = "Let's think step by step."
 FENCE = "```"
 
 
@@ -35,13 +36,17 @@ class TextConfig:
 
 
 def extract_code(text: str, problem: Problem) -> str:
-    """The program in a chat answer: the first ```python block (or the text), made self-contained by
-    prefixing the problem's stub when the entry point is not defined (HumanEval completion style)."""
-    m = re.search(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", text, re.S)
+    """The program in a chat answer: the first ```python block (or the text), made self-contained:
+    completed onto the problem's stub when it does not define the entry point (HumanEval completion
+    style), else given the stub's imports (models often drop `from typing import List`)."""
+    m = re.search(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|$)", text, re.S)
     code = (m.group(1) if m else text).strip("\n")
-    if f"def {problem.entry_point}" not in code and problem.prompt.lstrip().startswith(("def ", "from ", "import ")):
-        code = problem.prompt + code
-    return code + "\n"
+    stub = problem.prompt if problem.prompt.lstrip().startswith(("def ", "from ", "import ")) else ""
+    if stub and f"def {problem.entry_point}" not in code:
+        return stub + code + "\n"
+    imports = [line for line in stub.split("\ndef ")[0].splitlines() if line.startswith(("import ", "from "))]
+    missing = [line for line in imports if line not in code]
+    return "\n".join(missing + [code]) + "\n"
 
 
 class TextMethod(BackboneMethod):
@@ -52,6 +57,11 @@ class TextMethod(BackboneMethod):
 
     # --- formats ------------------------------------------------------------------------------
     @property
+    def trained(self) -> bool:
+        """SFT'd weights (or training them): prompts exactly as in the SFT data, no zero-shot trigger."""
+        return self.training or (self.backbone is not None and self.checkpoint is not None)
+
+    @property
     def compact(self) -> bool:
         return not self.backbone.chat
 
@@ -60,7 +70,9 @@ class TextMethod(BackboneMethod):
             return problem_prompt
         instruction = COT_INSTRUCTION if self.reasons else DIRECT_INSTRUCTION
         messages = [{"role": "user", "content": f"{instruction}\n\n{problem_prompt.strip()}"}]
-        return self.backbone.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = self.backbone.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        # zero-shot CoT trigger (Kojima et al. 2022) opens the reply, so small models do reason first
+        return text + COT_TRIGGER if self.reasons and not self.trained else text
 
     def problem_prompt(self, problem: Problem) -> str:
         if self.compact and hasattr(self.task, "format_example"):
@@ -112,8 +124,9 @@ class TextMethod(BackboneMethod):
             if split_at[i] < 0:
                 if marker in texts[i]:
                     # compact: the newline closes the reasoning; chat: the fence opens the answer
-                    split_at[i] = counts[i] if marker == "\n" else counts[i] - 1
-                    meter.set_phase(i, "answer")
+                    opens = marker != "\n"
+                    split_at[i] = counts[i] - 1 if opens else counts[i]
+                    meter.set_phase(i, "answer", move_last=1 if opens else 0)
                 return False
             # chat answers stop once their code block closes
             return not self.compact and texts[i].count(FENCE) >= 2 and texts[i].rstrip().endswith(FENCE)
