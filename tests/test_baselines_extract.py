@@ -1,14 +1,15 @@
 """Turning a chat answer into a self-contained program (no model needed)."""
 from __future__ import annotations
 
-from nfbench.harness.types import Problem, TestSpec
+from nfbench.harness.types import Problem
+from nfbench.harness.types import TestSpec as Spec  # (a "Test*" name would be collected by pytest)
 from nfbench.methods.text_sft import extract_code
 
 STUB = 'from typing import List\n\n\ndef first(xs: List[int]) -> int:\n    """First element."""\n'
 
 
 def _problem(prompt: str = STUB) -> Problem:
-    return Problem("t/0", prompt, "first", STUB + "    return xs[0]\n", TestSpec(kind="asserts"))
+    return Problem("t/0", prompt, "first", STUB + "    return xs[0]\n", Spec(kind="asserts"))
 
 
 def test_full_function_in_fence_keeps_stub_imports():
