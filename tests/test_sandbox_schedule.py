@@ -1,0 +1,69 @@
+"""Cutting slow phases into chunks and merging chunk results back into one evalplus verdict."""
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from nfbench.sandbox.expected import SafeUnpickler, safe_loads
+from nfbench.sandbox.schedule import GroundTruth, Pending, chunks, split
+
+
+def test_split_covers_the_range_without_overlap():
+    assert split(3, 10, 3) == [(3, 5), (5, 7), (7, 10)]
+    assert split(0, 2, 5) == [(0, 1), (1, 2)]
+    assert split(4, 5, 1) == [(4, 5)]
+
+
+def test_chunks_follow_ground_truth_time():
+    assert chunks([0.01] * 50) == [(0, 50)]  # the usual case: one job per phase
+    assert chunks([1.5, 1.5, 0.1, 3.0, 0.2]) == [(0, 1), (1, 3), (3, 4), (4, 5)]
+    assert chunks([]) == [(0, 0)]
+
+
+def _r(status, fail=None, seconds=1.0, detail=""):
+    return {"status": status, "fail_test": fail, "seconds": seconds, "detail": detail}
+
+
+def test_merge_takes_the_first_failing_chunk_in_test_order():
+    p = Pending({"base": 1, "plus": 3}, {"base": 10.0, "plus": 10.0})
+    assert not p.add("plus", 20, _r("timeout", 0))  # arrives first, but comes later in test order
+    assert not p.add("plus", 0, _r("pass"))
+    assert not p.add("plus", 10, _r("fail", 4))
+    assert p.add("base", 0, _r("pass"))
+    assert p.phase("plus")["status"] == "fail" and p.phase("plus")["fail_test"] == 14
+    assert p.phase("base")["status"] == "pass"
+
+
+def test_merge_applies_evalplus_phase_timeout_to_the_chunks_sum():
+    p = Pending({"base": 2}, {"base": 5.0})
+    p.add("base", 0, _r("pass", seconds=3.0))
+    p.add("base", 7, _r("pass", seconds=3.0))
+    assert p.phase("base")["status"] == "timeout"
+    assert p.phase("plus") is None
+
+
+def test_ground_truth_fills_in_out_of_order():
+    gt = GroundTruth({"base": 2, "plus": 5})
+    assert gt.add("plus", 3, ["d", "e"], [0.1, 0.2]) == 5
+    assert gt.add("base", 0, [1, 2], [0.0, 0.0]) == 2
+    assert not gt.complete()
+    assert gt.add("plus", 0, ["a", "b", "c"], [0.0] * 3) == 3
+    assert gt.complete()
+    assert gt.expected()["plus"] == ["a", "b", "c", "d", "e"]
+    assert gt.expected()["plus_time"][3:] == [0.1, 0.2]
+
+
+def test_safe_unpickler_loads_data_and_refuses_code():
+    from collections import Counter
+
+    data = {"base": [(1, 2.5), {3, 4}, frozenset({"x"}), 1 + 2j, Counter("aab"), None, b"\x00"]}
+    assert safe_loads(pickle.dumps(data)) == data
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    with pytest.raises(pickle.UnpicklingError):
+        safe_loads(pickle.dumps(Evil()))
+    assert issubclass(SafeUnpickler, pickle.Unpickler)
