@@ -93,10 +93,12 @@ def train_member(member: Member, checkpoints: dict[str, Path], cache: Path, dige
 def run_member(member: Member, checkpoint: Path | None, runs: Path) -> Path:
     from nfbench.harness import pipeline
 
-    train_yaml = read_yaml(member_config(member)) if not member.checkpoint_of else {}
-    overrides = {**EVAL, "method": member.method, "backbone": train_yaml.get("backbone", "tiny-llama"),
-                 "task_options": train_yaml.get("task_options", {}),
-                 "method_config": train_yaml.get("method_config", {}), **member.run,
+    # the model's training config says which backbone and task options; its own, the method options
+    trained = read_yaml(member_config(Member(member.checkpoint_of or member.method)))
+    own = {} if member.checkpoint_of else trained
+    overrides = {**EVAL, "method": member.method, "backbone": trained.get("backbone", "tiny-llama"),
+                 "task_options": trained.get("task_options", {}),
+                 "method_config": own.get("method_config", {}), **member.run,
                  "checkpoint": str(checkpoint) if checkpoint else None}
     cfg = load_config(RunConfig, None, overrides)
     out = runs / member.method
