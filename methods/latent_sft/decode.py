@@ -62,6 +62,11 @@ def think(model, state, prompt_ids: torch.Tensor, mask: torch.Tensor, *, think_i
 
 
 # --- the paper's two analysis metrics, per sample ---------------------------------------------------
+# The paper reads them as "compression of a single path" (ECR@K: explicit tokens a latent carries, with
+# the explicit chain aligned to the latents by fixed-length segmentation) and "superposition of several
+# paths" (N_eff: the effective number of vocabulary paths a latent holds, exp of its entropy). The
+# reference repo's later parallelism.py scores N_eff over several explicit solutions per problem instead;
+# tasks here have one ground-truth chain, so N_eff is measured on the latent distributions themselves.
 def effective_global_parallelism(probs: list[torch.Tensor]) -> float | None:
     """N_eff = exp(mean over latent steps of the entropy of the step's top-k distribution): how many
     vocabulary paths a latent superposes on average over the chain (1.0 = one explicit token per step)."""
