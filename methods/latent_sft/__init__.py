@@ -5,7 +5,8 @@ Training starts from a CoT-SFT checkpoint. Stage 1 (stage1.py): a Latent Token E
 with a compress token after every `compression_rate` tokens under the induction mask; each compress
 token's top-k vocabulary superposition replaces its chunk for the decoder, which continues the chain and
 answers under the supervision mask (masks.py); the encoder, then the decoder, then both are trained
-(LoRA adapters, one shared-trainer stage each, optimizer reset between them). Stage 2 (stage2.py): the
+(LoRA adapters, one shared-trainer stage each, optimizer reset between them; the reference merges each
+phase's adapter and starts a fresh one, here one adapter per model carries through the phases). Stage 2 (stage2.py): the
 encoder is dropped and the decoder learns to emit those latents itself (CE on the answer + KL to the
 encoder's top-k distributions). Inference (decode.py): soft top-k embeddings until the argmax is
 `</think>`, then the answer from the same KV cache, batched.
@@ -36,15 +37,15 @@ DEFAULT_MAX_LATENTS = 64
 class LatentSFTConfig:
     compression_rate: int = 4  # CoT tokens per latent (the paper: 2-4 on GSM8k)
     top_k: int = 10  # vocabulary entries a latent superposes (the release; 0 = full softmax, as v1)
-    lora_rank: int = 32  # the reference's LoRA (alpha = 2 * rank); 0 = fine-tune every weight
-    lora_alpha: float = 64.0
+    lora_rank: int = 64  # the reference's LoRA (alpha = 2 * rank); 0 = fine-tune every weight
+    lora_alpha: float = 128.0
     lora_dropout: float = 0.1
     # optimizer steps per phase (None: trainer.epochs); learning rates (None: trainer.lr)
     encoder_steps: int | None = None
     decoder_steps: int | None = None
     joint_steps: int | None = None
     stage2_steps: int | None = None
-    stage1_lr: float | None = None
+    stage1_lr: float | None = None  # the reference: 1e-4 (stage 1), 3e-4 (stage 2)
     stage2_lr: float | None = None
     ce_weight: float = 1.0  # stage-2 loss weights (both 1.0 in the reference)
     kl_weight: float = 1.0
