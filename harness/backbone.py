@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+from transformers.utils import logging as hf_logging
 
 from nfbench.harness.errors import UserError
 from nfbench.harness.tokenizer import char_tokenizer
@@ -71,8 +72,8 @@ class Backbone:
 def resolve_device(device: str = "auto") -> torch.device:
     if device != "auto":
         return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
+    if torch.cuda.is_available():  # one GPU per process under `accelerate launch` / torchrun
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
@@ -95,6 +96,7 @@ def cache_dir() -> Path:
 
 def load_backbone(spec: str, device: str = "auto", dtype: str = "auto", seed: int = 0) -> Backbone:
     """spec: `smollm2-135m`, `tiny-llama`, a local dir (HF or nfbench checkpoint), a .gguf file or a hub id."""
+    hf_logging.disable_progress_bar()  # per-file load/save bars would drown nfbench's own progress
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     path = Path(spec).expanduser()
