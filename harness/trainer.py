@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,12 @@ def train_stage(stage: Stage, accelerator: Any | None = None) -> StageResult:
         acc.end_training()
     stage.model = acc.unwrap_model(model)
     return StageResult(out, position["step"], last)
+
+
+def is_main_process() -> bool:
+    """Whether this process should write shared files (checkpoints). Read from the launcher's env:
+    creating accelerate's state here, before the trainer's Accelerator, could fix it wrongly."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _reduce(acc: Any, window: list[dict[str, float]]) -> dict[str, float]:

@@ -151,7 +151,7 @@ class TextMethod(BackboneMethod):
     def train(self, train_config: Any) -> Path:
         from nfbench.harness import checkpoints as ck
         from nfbench.harness.config import to_dict
-        from nfbench.harness.trainer import Stage, train_stage
+        from nfbench.harness.trainer import Stage, is_main_process, train_stage
         from nfbench.harness.lm_batches import causal_lm_loss, encode, pad_collate
 
         cfg = train_config
@@ -162,13 +162,16 @@ class TextMethod(BackboneMethod):
         ckpt = ck.checkpoint_dir(self.name, cfg.name, cfg.out)
         data = {"source": cfg.data, "n": len(examples), "sha256": ck.data_sha256(e.to_dict() for e in examples)}
         info = dict(method=self.name, backbone=cfg.backbone, train_config=to_dict(cfg), data=data)
-        ck.write_info(ckpt, complete=False, **info)
+        if is_main_process():
+            ck.write_info(ckpt, complete=False, **info)
         stage = Stage(name=f"{self.name}-sft", out_dir=ckpt / "sft", model=bb.model.train(), dataset=encoded,
                       collate=pad_collate(bb.tokenizer.pad_token_id), loss_fn=causal_lm_loss,
                       config=cfg.trainer, validate=self.validator(cfg), seed=cfg.seed)
         start = time.time()
         result = train_stage(stage)
         bb.model = stage.model.eval()
+        if not is_main_process():  # under DDP every rank holds the same weights; one writes them
+            return ckpt
         bb.save(ckpt, backbone=cfg.backbone)
         ck.write_info(ckpt, complete=True, steps=result.steps, final_metrics=result.last_metrics,
                       train_seconds=round(time.time() - start, 1), **info)

@@ -18,7 +18,7 @@ def test_cosine_with_warmup_shape():
 
 
 def _cfg(**kw) -> TrainerConfig:
-    base = dict(lr=3e-3, batch_size=4, grad_accum=2, epochs=2, warmup_steps=2, log_every=1, save_every=3)
+    base = dict(lr=3e-3, batch_size=4, grad_accum=2, epochs=1, warmup_steps=2, log_every=1, save_every=3)
     return TrainerConfig(**{**base, **kw})
 
 
@@ -26,11 +26,11 @@ def test_training_lowers_loss_and_logs_csv(tmp_path):
     stage = toy_stage(tmp_path / "a", _cfg())
     result = train_stage(stage)
     rows = read_metrics(tmp_path / "a")
-    assert result.steps == 16 == len(rows)  # 64 examples / (4 x 2) per step x 2 epochs
-    assert rows[-1]["loss"] < rows[0]["loss"] - 0.5
+    assert result.steps == 8 == len(rows)  # 64 examples / (4 x 2) per step
+    assert rows[-1]["loss"] < rows[0]["loss"] - 0.3
     assert {"lr", "epoch", "tokens"} <= set(rows[0])
     again = train_stage(toy_stage(tmp_path / "a", _cfg()))  # finished stage: returns at once
-    assert again.steps == 16
+    assert again.steps == 8
 
 
 def test_resume_mid_epoch_matches_uninterrupted_run(tmp_path):
