@@ -15,6 +15,7 @@ the global batch is `batch_size * processes * grad_accum`.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
 import os
@@ -27,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from nfbench.harness.config import TrainerConfig
+from nfbench.harness.errors import UserError
 
 STATE_DIR = "state"
 DONE_FILE = "stage_done.json"
@@ -66,6 +68,9 @@ def make_accelerator(cfg: TrainerConfig, out_dir: Path) -> Any:
     from accelerate import Accelerator
 
     use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if cfg.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UserError("trainer.tensorboard=true needs the tensorboard package",
+                        "pip install 'nfbench[tensorboard]' or leave trainer.tensorboard false (metrics.csv is always written)")
     return Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision="bf16" if use_bf16 else "no",
                        log_with="tensorboard" if cfg.tensorboard else None, project_dir=str(out_dir))
 
