@@ -3,13 +3,16 @@
 Each problem is a chain of digit definitions (every value taken mod 10) that must be resolved in
 order, and a function whose constants are the last two values of the chain:
 
-    prompt     a=7;b=a+5;c=b*a;d=c-4;f(x)=x*d+c          (definitions, then the function to write)
-    reasoning  b=7+5=2;c=2*7=4;d=4-4=0                   (one step per definition, values substituted)
-    answer     def f(x):return x*0+4
+    prompt     a=7;b=a+5;c=b-8;d=c+4;e=d-6;f(x)=x*e+d     (definitions, then the function to write)
+    reasoning  b=7+5=2;c=2-8=4;d=4+4=8;e=8-6=2             (one step per definition, values substituted)
+    answer     def f(x):return x*2+8
 
 The answer needs values that only exist after resolving every step, so a direct answer must do the
 whole chain in one shot while a chain of thought writes each intermediate value (like ProsQA or
-GSM8k for Coconut). Examples stay short (~70 characters at 4 steps) for byte-level tiny models.
+GSM8k for Coconut). Examples stay short (~90 characters at 4 steps) for byte-level tiny models.
+Options: steps (chain length, the difficulty knob), n_train/n_val/n_test, seed, ops (operators out
+of "+-*"), var_operands (probability that an operand is an earlier variable instead of a digit),
+shuffle (definitions listed out of order).
 """
 from __future__ import annotations
 
@@ -32,11 +35,11 @@ TEST_INPUTS = [0, 1, 2, 5, -3]
 INSTRUCTION = ("Resolve the definitions in order; every value is a digit taken mod 10 (b=a+5 means "
                "b=(a+5)%10). Then write the Python function f(x) with the resolved numbers.")
 DEFAULTS: dict[str, Any] = {"steps": 4, "n_train": 4000, "n_val": 200, "n_test": 200, "seed": 1234,
-                            "ops": "+-*", "shuffle": False}
+                            "ops": "+-", "var_operands": 0.0, "shuffle": False}
 SPLIT_SALT = {"train": 0, "validation": 1, "test": 2}
 
 
-def _generate(rng: random.Random, steps: int, ops: str, shuffle: bool) -> dict[str, Any]:
+def _generate(rng: random.Random, steps: int, ops: str, var_operands: float, shuffle: bool) -> dict[str, Any]:
     """One chain: `a` is a literal digit, each later variable = previous variable (op) operand."""
     names = VARIABLES[: steps + 1]
     values = {names[0]: rng.randint(1, 9)}
@@ -45,7 +48,7 @@ def _generate(rng: random.Random, steps: int, ops: str, shuffle: bool) -> dict[s
     for i, name in enumerate(names[1:], start=1):
         prev = names[i - 1]
         op = rng.choice(ops)
-        if i >= 2 and rng.random() < 0.5:  # an earlier variable (not the previous one) as operand
+        if i >= 2 and rng.random() < var_operands:  # an earlier variable (not the previous one) as operand
             other = rng.choice(names[: i - 1])
             operand_text, operand = other, values[other]
         else:
@@ -83,6 +86,11 @@ class SynthTask(Task):
         steps = int(self.options["steps"])
         if not 1 <= steps <= len(VARIABLES) - 1:
             raise UserError(f"synth steps={steps} is out of range", f"use 1..{len(VARIABLES) - 1}")
+        ops = str(self.options["ops"])
+        if not ops or set(ops) - set(OPS):
+            raise UserError(f"synth ops={ops!r} is not a set of operators", f"use characters of {''.join(OPS)!r}")
+        if not 0.0 <= float(self.options["var_operands"]) <= 1.0:
+            raise UserError("synth var_operands must be a probability", "use a number in [0, 1]")
         self._cache: dict[str, list[Problem]] = {}
 
     def splits(self) -> dict[str, int]:
@@ -109,8 +117,8 @@ class SynthTask(Task):
                 if tries > 50 * want + 1000:
                     raise UserError(f"synth cannot make {want} distinct {split} problems at "
                                     f"steps={self.options['steps']}", "ask for fewer problems or more steps")
-                ex = _generate(rng, int(self.options["steps"]), str(self.options["ops"]),
-                               bool(self.options["shuffle"]))
+                o = self.options
+                ex = _generate(rng, int(o["steps"]), str(o["ops"]), float(o["var_operands"]), bool(o["shuffle"]))
                 if ex["prompt"] in seen:
                     continue
                 seen.add(ex["prompt"])

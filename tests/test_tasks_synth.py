@@ -38,17 +38,18 @@ def test_splits_sizes_and_disjoint():
     assert not prompts["train"] & prompts["validation"]
 
 
-@pytest.mark.parametrize("steps", [1, 2, 4, 8])
-def test_references_pass_wrong_constants_fail(steps):
-    problems = synth(steps=steps).problems("test")
+@pytest.mark.parametrize("steps,extra", [(1, {}), (2, {}), (4, {}), (8, {}),
+                                         (4, {"ops": "+-*", "var_operands": 0.5, "shuffle": True})])
+def test_references_pass_wrong_constants_fail(steps, extra):
+    problems = synth(steps=steps, **extra).problems("test")
     assert all(passes_in_process(p.canonical_solution, p) for p in problems)
     assert not any(passes_in_process(wrong_constant(p), p) for p in problems)
     assert all(len(p.tests.asserts) >= 4 for p in problems)
 
 
-@pytest.mark.parametrize("steps", [2, 4, 8])
-def test_reasoning_resolves_every_step_and_feeds_the_answer(steps):
-    for p in synth(steps=steps).problems("test"):
+@pytest.mark.parametrize("steps,extra", [(2, {}), (4, {}), (8, {}), (4, {"ops": "+-*", "var_operands": 0.5})])
+def test_reasoning_resolves_every_step_and_feeds_the_answer(steps, extra):
+    for p in synth(steps=steps, **extra).problems("test"):
         cot = p.reasoning.split(";")
         assert len(cot) == steps
         values = dict(step.split("=")[0::2] for step in cot)  # "c=2*7=4" -> c: 4
@@ -82,7 +83,7 @@ def test_dataset_info_hashes_generator_and_options():
     assert a["version"] and a["options"]["steps"] == 4
 
 
-@pytest.mark.parametrize("options", [{"stepz": 3}, {"steps": 0}, {"steps": 99}])
+@pytest.mark.parametrize("options", [{"stepz": 3}, {"steps": 0}, {"steps": 99}, {"ops": "+/"}, {"var_operands": 2}])
 def test_bad_options_are_user_errors(options):
     with pytest.raises(UserError):
         synth(**options).problems()
