@@ -175,8 +175,9 @@ class CoconutMethod(TextMethod):
         begin, history, done_weights = time.time(), [], None
         for stage, epochs in runs:
             out = ckpt / f"stage{stage}"
-            if (out / "stage_done.json").is_file() and (out / WEIGHTS).is_file():
-                done_weights = out / WEIGHTS  # finished before an interruption: resume after it
+            if (out / "stage_done.json").is_file():  # finished before an interruption: resume after it
+                # (a finished stage without weights was followed by one that saved its own)
+                done_weights = out / WEIGHTS if (out / WEIGHTS).is_file() else done_weights
                 continue
             if done_weights is not None:
                 bb.model.load_state_dict(torch.load(done_weights, map_location=bb.device))
