@@ -133,11 +133,13 @@ def _merge(schema: Any, *layers: dict[str, Any]) -> Any:
 
 def load_config(schema: type, path: str | None, overrides: dict[str, Any]) -> Any:
     """Defaults < YAML file < overrides; then the method's own config under `method_config`."""
-    from nfbench.harness.registry import get_method
+    from nfbench.harness.registry import TASKS, get_method
 
     layers = [read_yaml(path) if path else {}, overrides]
     method_layers = [layer.pop("method_config", None) or {} for layer in layers]
     cfg = _merge(schema, *layers)
+    if isinstance(getattr(cfg, "task", None), str):
+        TASKS.check(cfg.task)  # fail on a mistyped task before any work (or printing) starts
     method_cls = get_method(cfg.method)
     cfg.method_config = _merge(method_cls.config_class, *method_layers)
     return cfg
