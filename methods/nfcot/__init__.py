@@ -43,6 +43,7 @@ class NFCoTConfig:
     vae_heads: int = 4
     vae_beta: float = 0.01  # KL weight
     vae_chunked: bool = True  # slot i pools the i-th chunk of the CoT
+    vae_decoder: str = "parallel"  # parallel (all tokens from the slots at once) | causal
     max_cot_tokens: int = 512
     # shallow flow F and NF head (paper: 5 MetaBlocks)
     flow_blocks: int = 5

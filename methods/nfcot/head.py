@@ -35,7 +35,8 @@ class NFHead(nn.Module):
         nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, a = self.net(h).float().chunk(2, dim=-1)  # the density in float32 even under bf16
+        first = self.net[0].weight
+        mu, a = self.net(h.to(first.dtype)).float().chunk(2, dim=-1)  # the density in float32 even under bf16
         return mu, F.softplus(a + SOFTPLUS_ONE) + self.min_sigma
 
 

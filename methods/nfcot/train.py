@@ -146,7 +146,7 @@ class Pipeline:
         max_len = max(len(e.cot) for e in examples)
         vcfg = VAEConfig(vocab_size=len(tok), slots=self.mc.slots, dim=self.mc.dim, width=self.mc.vae_width,
                          layers=self.mc.vae_layers, heads=self.mc.vae_heads, max_len=max_len,
-                         chunked=self.mc.vae_chunked, beta=self.mc.vae_beta)
+                         chunked=self.mc.vae_chunked, beta=self.mc.vae_beta, decoder=self.mc.vae_decoder)
         torch.manual_seed(self.cfg.seed)
         vae = CoTVAE(vcfg, tok.pad_token_id, tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id)
         pad_id = tok.pad_token_id

@@ -4,7 +4,9 @@ Encoder: token embeddings -> causal transformer -> K learned queries cross-atten
 states -> Gaussian posterior (mu, logvar) per slot. With `chunked=True` query i sees only the i-th of
 K equal chunks of the CoT (its causal states still carry the prefix), so slot i summarises the
 i-th part of the reasoning: a left-to-right structure the backbone's autoregressive prior can follow.
-Decoder: a causal transformer over the CoT tokens that cross-attends to the K slots.
+Decoder ("parallel", default): position queries attend to each other and cross-attend to the K
+slots, predicting every CoT token at once, so all of the CoT must pass through the slots (no
+posterior collapse onto an autoregressive decoder); "causal": teacher-forced autoregressive decoder.
 Loss: token cross-entropy + beta * KL(q(e|CoT) || N(0, I)). After training it is frozen and the
 posterior means are the flow's targets e.
 """
@@ -28,6 +30,7 @@ class VAEConfig:
     max_len: int = 256  # longest CoT in tokens (longer ones are truncated)
     chunked: bool = True
     beta: float = 0.01  # KL weight
+    decoder: str = "parallel"  # "parallel" | "causal"
 
 
 def _causal_mask(n: int, device: torch.device) -> torch.Tensor:
@@ -83,15 +86,21 @@ class CoTVAE(nn.Module):
         mu, logvar = self.to_post(pooled).chunk(2, dim=-1)
         return mu, logvar.clamp(-10, 5)
 
+    @property
+    def causal(self) -> bool:
+        return self.cfg.decoder == "causal"
+
     def _decoder_inputs(self, ids: torch.Tensor) -> torch.Tensor:
         bos = torch.full_like(ids[:, :1], self.bos_id)
+        if not self.causal:  # positions only: the content must come from the slots
+            return bos.expand_as(ids)
         return torch.cat([bos, ids[:, :-1]], dim=1)
 
     def decode_logits(self, e: torch.Tensor, ids_in: torch.Tensor) -> torch.Tensor:
         memory = self.from_latent(e) + self.slot_pos
         n = ids_in.shape[1]
-        h = self.decoder(self._tokens(ids_in), memory, tgt_mask=_causal_mask(n, ids_in.device),
-                         tgt_is_causal=True)
+        mask = _causal_mask(n, ids_in.device) if self.causal else None
+        h = self.decoder(self._tokens(ids_in), memory, tgt_mask=mask, tgt_is_causal=self.causal)
         return self.out(h)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -110,6 +119,9 @@ class CoTVAE(nn.Module):
     @torch.no_grad()
     def reconstruct(self, e: torch.Tensor, length: int) -> torch.Tensor:
         """Greedy decode `length` tokens from slots e (B, K, D)."""
+        if not self.causal:
+            start = torch.full((e.shape[0], length), self.bos_id, dtype=torch.long, device=e.device)
+            return self.decode_logits(e, start).argmax(-1)
         ids = torch.full((e.shape[0], 1), self.bos_id, dtype=torch.long, device=e.device)
         for _ in range(length):
             nxt = self.decode_logits(e, ids)[:, -1].argmax(-1, keepdim=True)
