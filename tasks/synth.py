@@ -4,7 +4,7 @@ Each problem is a chain of digit definitions (every value taken mod 10) that mus
 order, and a function whose constants are the last two values of the chain:
 
     prompt     a=7;b=a+5;c=b-8;d=c+4;e=d-6;f(x)=x*e+d     (definitions, then the function to write)
-    reasoning  b=7+5=2;c=2-8=4;d=4+4=8;e=8-6=2             (one step per definition, values substituted)
+    reasoning  7+5=2;2-8=4;4+4=8;8-6=2                     (one step per definition, values substituted)
     answer     def f(x):return x*2+8
 
 The answer needs values that only exist after resolving every step, so a direct answer must do the
@@ -56,7 +56,9 @@ def _generate(rng: random.Random, steps: int, ops: str, var_operands: float, shu
             operand_text = str(operand)
         values[name] = OPS[op](values[prev], operand)
         definitions.append(f"{name}={prev}{op}{operand_text}")
-        cot.append(f"{name}={values[prev]}{op}{operand}={values[name]}")
+        # "7+5=2": as long as the definition "b=a+5", so step i of the chain of thought sits at a
+        # fixed distance from definition i (one relative-position lookup, learnable by tiny models)
+        cot.append(f"{values[prev]}{op}{operand}={values[name]}")
     if shuffle:  # the solver then also has to find the resolution order
         head, rest = definitions[:1], definitions[1:]
         rng.shuffle(rest)

@@ -51,11 +51,16 @@ def test_references_pass_wrong_constants_fail(steps, extra):
 def test_reasoning_resolves_every_step_and_feeds_the_answer(steps, extra):
     for p in synth(steps=steps, **extra).problems("test"):
         cot = p.reasoning.split(";")
-        assert len(cot) == steps
-        values = dict(step.split("=")[0::2] for step in cot)  # "c=2*7=4" -> c: 4
-        values[p.prompt.split("=")[0]] = p.prompt.split("=")[1].split(";")[0]
+        definitions = p.prompt.split(";")[1:-1]
+        assert len(cot) == len(definitions) == steps
+        values = {p.prompt[0]: p.prompt[2]}
+        for definition, step in zip(definitions, cot):  # "c=b-8" / "2-8=4"
+            name, expr = definition.split("=")
+            operand = values.get(expr[2], expr[2])
+            assert step[:3] == values[expr[0]] + expr[1] + operand and len(step) == len(definition)
+            values[name] = step.split("=")[1]
         spec = p.prompt.rsplit("f(x)=", 1)[1]
-        resolved = re.sub(r"[a-w]", lambda m: values[m.group()], spec.replace("x", "X")).replace("X", "x")
+        resolved = "".join(values.get(c, c) if c != "x" else c for c in spec)
         assert p.canonical_solution.strip() == f"def f(x):return {resolved}"
 
 
