@@ -72,13 +72,26 @@ def test_rl_stage_and_run_record_likelihoods(results_dir):
     cfg = load_config(RunConfig, None, {
         "method": "nfcot", "task": "synth", "backbone": "tiny-llama", "checkpoint": str(ckpt), "limit": 2,
         "n_samples": 2, "temperature": 0.6, "max_new_tokens": 8, "task_options": TINY["task_options"],
-        "method_config": TINY["method_config"]})
+        "method_config": {**TINY["method_config"], "decode_thoughts": True}})
     path, summary = pipeline.run(cfg, out=str(results_dir / "run"))
     gens = [json.loads(line) for line in (path / "generations.jsonl").read_text().splitlines()]
     assert len(gens) == 4 and summary["pass_at_k"]["base"]["1"]["n_problems"] == 2
     for g in gens:
         assert g["cost"]["reasoning_positions"] == 2
         assert len(g["extra"]["latent_logp_per_step"]) == 2 and g["extra"]["answer_logp"] <= 0
+        assert g["reasoning"].startswith("[2 latent thoughts] ")  # F^-1 + VAE decoder rendering
+
+
+def test_bad_stage_and_missing_checkpoint_are_user_errors(results_dir):
+    with pytest.raises(UserError, match="unknown stage"):
+        _train(results_dir, stage="stage3")
+    with pytest.raises(UserError, match="unknown NF-CoT stage"):
+        _train(results_dir, method_config={**TINY["method_config"], "stages": ["vae", "sft"]})
+    from nfbench.harness.registry import get_method
+
+    cfg = load_config(RunConfig, None, {"method": "nfcot", "task": "synth", "backbone": "tiny-llama"})
+    with pytest.raises(UserError, match="nfbench train nfcot"):
+        get_method("nfcot")(cfg, cfg.method_config, None).generate([], 1, 0)
 
 
 def test_group_advantages_are_normalised_per_group():
