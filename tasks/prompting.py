@@ -19,6 +19,7 @@ CHAT_DIRECT = ("Solve the following problem. Reply with only the complete, self-
                "in one ```python code block, without explanation.")
 # Base models reason inside the program, as comments, so the completion stays runnable.
 COMPLETION_REASONING = "# Reasoning, step by step, before the code:\n#"
+IMPORT_RE = re.compile(r"^(?:from\s+\S+\s+)?import\s+[^\n]+$", re.MULTILINE)
 FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
@@ -54,7 +55,10 @@ def extract_solution(problem: Problem, raw_output: str) -> str:
         code = raw_output
         if _defines(problem.prompt, problem.entry_point) and not _defines(code, problem.entry_point, top_level=True):
             code = problem.prompt + raw_output
-    return _sanitize(code, problem.entry_point) + "\n"
+    code = _sanitize(code, problem.entry_point)
+    # a rewritten function often drops the stub's imports (`from typing import List`): restore them
+    missing = [ln for ln in IMPORT_RE.findall(problem.prompt) if ln not in code]
+    return "\n".join([*missing, code]) + "\n"
 
 
 def _fenced(text: str, entry_point: str) -> str | None:

@@ -64,6 +64,13 @@ def test_fenced_block_defining_the_entry_point_wins(humaneval0, mbpp11):
     assert not passes_in_process(extract_solution(mbpp11, wrong), mbpp11)
 
 
+def test_stub_imports_are_restored(humaneval0):
+    raw = ("```python\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+           "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[:i])\n```")
+    program = extract_solution(humaneval0, raw)
+    assert program.startswith("from typing import List\n") and passes_in_process(program, humaneval0)
+
+
 def test_full_program_without_fences_is_not_prefixed(mbpp11):
     raw = "import re\ndef remove_Occ(s, ch):\n    return re.sub(ch, '', s, count=1)[::-1].replace(ch, '', 1)[::-1]\n"
     program = extract_solution(mbpp11, raw)
