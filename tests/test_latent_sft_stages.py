@@ -63,7 +63,7 @@ def test_stage1_learns_on_a_toy_set():
 
 
 def test_stage2_loss_uses_teacher_latents(stage1):
-    teachers = teacher_latents(stage1, EXAMPLES, SP, k=2)
+    teachers = teacher_latents(stage1, EXAMPLES, SP, k=2, top_k=10)
     assert [p.shape[0] for p, _ in teachers] == [3, 1]  # ceil(5/2), ceil(2/2)
     assert all(torch.allclose(p.sum(-1), torch.ones(len(p))) for p, _ in teachers)
     model = tiny_llama()

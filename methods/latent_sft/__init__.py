@@ -37,6 +37,9 @@ DEFAULT_MAX_LATENTS = 64
 class LatentSFTConfig:
     compression_rate: int = 4  # CoT tokens per latent (the paper: 2-4 on GSM8k)
     top_k: int = 10  # vocabulary entries a latent superposes (the release; 0 = full softmax, as v1)
+    # stage-1 training superposition (None: top_k). The reference's stage-1 training code mixes the
+    # full vocabulary (0) and applies top-k=10 when it writes the stage-2 soft labels.
+    stage1_top_k: int | None = None
     lora_rank: int = 64  # the reference's LoRA (alpha = 2 * rank); 0 = fine-tune every weight
     lora_alpha: float = 128.0
     lora_dropout: float = 0.1
@@ -137,7 +140,8 @@ class LatentSFTMethod(TextMethod):
         ck.write_info(ckpt, complete=False, **info)
         self._train_max_latents = info["max_latents"]  # for validation during training
         begin, history = time.time(), []
-        stage1 = Stage1(bb.model, mc.top_k, mc.lora_rank, mc.lora_alpha, mc.lora_dropout)
+        train_k = mc.top_k if mc.stage1_top_k is None else mc.stage1_top_k
+        stage1 = Stage1(bb.model, train_k, mc.lora_rank, mc.lora_alpha, mc.lora_dropout)
         for phase in PHASES[:3]:
             self._load_if_done(stage1, ckpt / f"stage1-{phase}")
         for phase in [p for p in PHASES[:3] if p in wanted]:
@@ -179,6 +183,7 @@ class LatentSFTMethod(TextMethod):
         import copy
 
         from nfbench.harness.trainer import Stage, train_stage
+        from nfbench.methods.latent_sft.decode import effective_global_parallelism
         from nfbench.methods.latent_sft.sequences import stage2_batch
         from nfbench.methods.latent_sft.stage1 import trainable_params, with_lora
         from nfbench.methods.latent_sft.stage2 import stage2_loss, teacher_latents
@@ -188,7 +193,7 @@ class LatentSFTMethod(TextMethod):
         if (out / TEACHER).is_file():
             teachers = torch.load(out / TEACHER)
         else:  # the encoder's soft labels for every training example, computed once
-            teachers = teacher_latents(stage1, examples, sp, mc.compression_rate)
+            teachers = teacher_latents(stage1, examples, sp, mc.compression_rate, mc.top_k)
             torch.save(teachers, out / TEACHER)
         decoder = stage1.decoder
         decoder = decoder.merge_and_unload() if hasattr(decoder, "merge_and_unload") else decoder
@@ -216,7 +221,10 @@ class LatentSFTMethod(TextMethod):
         result = train_stage(job)
         student = job.model
         student = student.merge_and_unload() if hasattr(student, "merge_and_unload") else student
-        return student, {"stage": "stage2", "steps": result.steps, **result.last_metrics}
+        top1 = [int(ids[0]) for _, t in teachers for ids in t]
+        collapse = {"teacher_n_eff": sum(effective_global_parallelism(list(p)) or 0.0 for p, _ in teachers) / len(teachers),
+                    "teacher_distinct_top1": len(set(top1))}  # a collapsed encoder writes the same few tokens
+        return student, {"stage": "stage2", "steps": result.steps, **result.last_metrics, **collapse}
 
     # --- generation -------------------------------------------------------------------------------
     def _generate_batch(self, jobs: list[tuple[Problem, int]], seed: int, max_new_tokens: int) -> list[Generation]:

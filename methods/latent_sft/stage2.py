@@ -18,7 +18,7 @@ Teacher = tuple[torch.Tensor, torch.Tensor]  # (probs [m, k], ids [m, k]) of one
 
 
 @torch.no_grad()
-def teacher_latents(stage1: Stage1, examples: list[Example], sp: SpecialIds, k: int,
+def teacher_latents(stage1: Stage1, examples: list[Example], sp: SpecialIds, k: int, top_k: int,
                     batch_size: int = 32) -> list[Teacher]:
     """The encoder's top-k latent distributions for every example (stage-2 soft labels)."""
     stage1.eval()
@@ -27,7 +27,7 @@ def teacher_latents(stage1: Stage1, examples: list[Example], sp: SpecialIds, k: 
     for i in range(0, len(examples), batch_size):
         part = examples[i:i + batch_size]
         ids, lengths = pad_ids([encoder_ids(ex, sp, k) for ex in part], sp.pad)
-        _, probs, top = stage1.encode(ids.to(device), lengths.to(device), sp.compress)
+        _, probs, top = stage1.encode(ids.to(device), lengths.to(device), sp.compress, top_k)
         counts = [(len(ex.cot) + k - 1) // k for ex in part]
         out += [(p.cpu(), t.cpu()) for p, t in zip(probs.split(counts), top.split(counts))]
     return out
