@@ -69,3 +69,17 @@ def test_train_curriculum_then_generate(results_dir, tmp_path):
     # batched generation equals one-by-one generation (left padding and the cache are exact)
     alone = [method.generate([p], 1, seed=0)[0] for p in problems[:2]]
     assert [g.raw_output for g in alone] == [g.raw_output for g in gens[:2]]
+
+
+def test_text_steps_left_after_the_thoughts_count_as_reasoning(results_dir, tmp_path):
+    from nfbench.harness.backbone import load_backbone
+
+    cfg = load_config(RunConfig, None, {"method": "coconut", "backbone": "tiny-llama", "task_options": TASK})
+    method = CoconutMethod(cfg, cfg.method_config, open_task("synth", None, TASK))
+    method._backbone = load_backbone("tiny-llama", device="cpu")
+    tok = method.backbone.tokenizer
+    problem = method.task.problems("test")[0]
+    enc = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    assert method.leftover_reasoning(problem, enc("d=4-4=0\ndef f(x):return 1\n")) == len("d=4-4=0\n")
+    assert method.leftover_reasoning(problem, enc("def f(x):return 1\n")) == 0
+    assert method.leftover_reasoning(problem, enc("def f(x):return 1")) == 0
