@@ -33,6 +33,9 @@ class VAEConfig:
     decoder: str = "parallel"  # "parallel" | "causal"
 
 
+INIT_LOGVAR = -6.0
+
+
 def _causal_mask(n: int, device: torch.device) -> torch.Tensor:
     return torch.triu(torch.ones(n, n, dtype=torch.bool, device=device), diagonal=1)  # True = blocked
 
@@ -50,6 +53,8 @@ class CoTVAE(nn.Module):
         self.queries = nn.Parameter(torch.randn(cfg.slots, w) * 0.02)
         self.pool = nn.MultiheadAttention(w, cfg.heads, batch_first=True)
         self.to_post = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 2 * cfg.dim))
+        with torch.no_grad():  # start with a narrow posterior: unit-variance noise at init drowns the
+            self.to_post[1].bias[cfg.dim:] = INIT_LOGVAR  # small means and teaches the decoder to ignore them
         self.from_latent = nn.Linear(cfg.dim, w)
         self.slot_pos = nn.Parameter(torch.randn(cfg.slots, w) * 0.02)
         dec = nn.TransformerDecoderLayer(w, cfg.heads, 4 * w, dropout=0.0, batch_first=True, norm_first=True)
