@@ -101,7 +101,10 @@ def test_unknown_split_is_a_user_error():
 
 @pytest.mark.docker
 def test_references_pass_and_mutants_fail_in_docker():
+    from nfbench.sandbox import image
     from nfbench.sandbox.executor import Sandbox
+
+    image.build_image()  # a no-op when the image for the current sandbox sources exists
 
     problems = synth().problems("test")[:40]
     jobs = [(p, 0, p.canonical_solution) for p in problems] + [(p, 1, wrong_constant(p)) for p in problems]
