@@ -215,16 +215,12 @@ class Sandbox:
                 continue
             msg = {"id": next(self._ids), "op": op, "key": key, "phase": phase, "lo": lo, "hi": hi,
                    "opts": self.limits.opts()}
-            if op == "gt":
-                msg["problem"] = payloads[f"gt:{key}"]
-            else:
+            pkey = f"gt:{key}" if op == "gt" else key
+            worker.prepare(msg, pkey, payloads[pkey])
+            if op == "check":
                 msg["code"] = code
-                if key not in worker.known:
-                    msg["problem"] = payloads[key]
             try:
                 reply = worker.call(msg, self._deadline(op, payloads.get(key), phase))
-                if op == "check":
-                    worker.known.add(key)
             except WorkerLost as e:
                 reply = {"lost": e.status, "detail": e.detail}
                 if slot < len(self._pool):

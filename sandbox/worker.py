@@ -195,9 +195,9 @@ def _gt_child(prob: dict, phase: str, lo: int, hi: int, budget: float, conn) -> 
                 break
         if not_none:
             outputs = [o is not None for o in outputs]
-        conn.send_bytes(pickle.dumps({"outputs": outputs, "times": times}, protocol=4))
+        conn.send_bytes(b"+" + pickle.dumps({"outputs": outputs, "times": times}, protocol=4))
     except BaseException as e:  # the canonical solution itself failed
-        conn.send_bytes(pickle.dumps({"error": f"{type(e).__name__}: {e}"[:500]}))
+        conn.send_bytes(b"!" + f"{type(e).__name__}: {e}"[:500].encode())
 
 
 def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
@@ -212,9 +212,9 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
         p.join()
     if data is None:
         return {"error": f"canonical solution gave no result in {opts['gt_timeout']:.0f}s (exit {p.exitcode})"}
-    if "error" in pickle.loads(data):
-        return pickle.loads(data)
-    return {"gt": base64.b64encode(data).decode()}
+    if data[:1] == b"!":
+        return {"error": data[1:].decode(errors="replace")}
+    return {"gt": base64.b64encode(data[1:]).decode()}
 
 
 def _descendants() -> list[int]:
@@ -299,11 +299,14 @@ CHECKS = {"evalplus": check_evalplus, "asserts": check_asserts}
 
 def handle(msg: dict, problems: dict) -> dict:
     """One job: the ground truth of, or one solution's check on, tests lo..hi-1 of one phase."""
-    if msg["op"] == "gt":  # never stored: a check needs the payload with expected outputs
-        return ground_truth(msg["problem"], msg["phase"], msg["lo"], msg["hi"], msg["opts"])
+    for old in msg.get("evict", ()):
+        problems.pop(old, None)
+    key = ("gt:" if msg["op"] == "gt" else "") + msg["key"]  # a check's payload has the expected outputs
     if "problem" in msg:
-        problems[msg["key"]] = msg["problem"]
-    prob = problems[msg["key"]]
+        problems[key] = msg["problem"]
+    prob = problems[key]
+    if msg["op"] == "gt":
+        return ground_truth(prob, msg["phase"], msg["lo"], msg["hi"], msg["opts"])
     return CHECKS[prob["kind"]](prob, msg["code"], msg["phase"], msg["lo"], msg["hi"], msg["opts"])
 
 

@@ -18,13 +18,14 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
 LABEL = "nfbench.sandbox"
 WORKER_PY = Path(__file__).with_name("worker.py")
 _names = itertools.count()
+KEEP = 16  # problem payloads a worker keeps between jobs
 
 
 @dataclass
@@ -125,8 +126,18 @@ class WorkerProc:
         if not hello or not hello.get("ready"):
             self.kill()
             raise WorkerLost("crashed", f"worker did not start: {' | '.join(self.stderr)}")
-        self.known: set[str] = set()  # problem keys this worker has been sent
+        self.known: OrderedDict[str, None] = OrderedDict()  # payloads it holds, least recently used first
         self.busy = False  # a job is in flight (closing then kills instead of waiting)
+
+    def prepare(self, msg: dict, pkey: str, payload: dict) -> None:
+        """Attach the problem payload unless the worker holds it; it holds at most KEEP payloads
+        (MBPP+ expected outputs reach GBs, and a big worker makes every fork slow)."""
+        if pkey in self.known:
+            self.known.move_to_end(pkey)
+            return
+        msg["problem"] = payload
+        self.known[pkey] = None
+        msg["evict"] = [self.known.popitem(last=False)[0] for _ in range(len(self.known) - KEEP)]
 
     def _read_replies(self) -> None:
         for line in self.proc.stdout:
