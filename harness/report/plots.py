@@ -68,11 +68,15 @@ def pareto_plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         members = [r for r in groups[(task, backbone)] if r["pass1_base"] is not None]
         for ax, (cost, label) in zip(ax_row, PARETO_AXES):
             points = [(r[cost], 100 * r["pass1_base"]) for r in members]
-            for r, (x, y) in zip(members, points):
+            span = (max(p[0] for p in points) - min(p[0] for p in points)) or 1.0 if points else 1.0
+            for i, (r, (x, y)) in enumerate(zip(members, points)):
+                # stack the labels of points that (nearly) coincide so they stay readable
+                stack = sum(abs(x - px) < 0.06 * span and abs(y - py) < 4 for px, py in points[:i])
                 err = [[y - 100 * r["pass1_base_lo"]], [100 * r["pass1_base_hi"] - y]]
                 ax.errorbar([x], [y], yerr=err, fmt="o", ms=7, capsize=3, color=colour[r["method"]],
                             label=r["method"])
-                ax.annotate(r["method"], (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
+                ax.annotate(r["method"], (x, y), textcoords="offset points", xytext=(6, 5 + 10 * stack),
+                            fontsize=8)
             front = [points[i] for i in pareto_front(points)]
             if front:
                 ax.step(*zip(*front), where="post", color="black", ls="--", lw=1, zorder=0,
@@ -85,7 +89,7 @@ def pareto_plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             ax.set_ylim(-3, 103)
             ax.set_title(f"{task} / {backbone}")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="best")
     fig.suptitle("Quality vs reasoning cost (dashed: Pareto front; circled: on the front)")
     return save(fig, out, "pareto")
 
