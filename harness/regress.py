@@ -47,6 +47,7 @@ SUITE = (
     Member("nfcot"),
     Member("soft-thinking", checkpoint_of="cot"),  # training-free: soft thoughts on the CoT model
 )
+BUDGET_S = 15 * 60  # on 2 CPU cores, with nothing cached
 EVAL = {"task": "synth", "split": "test", "limit": 100, "n_samples": 1, "temperature": 0.0, "seed": 0,
         "sandbox": "docker"}
 
@@ -154,6 +155,8 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
         build_report([str(p) for p in runs], work / "report", echo=True)
     total = time.time() - start
     print("\nregress timings: " + ", ".join(f"{m} {s:.0f}s" for m, s in seconds.items()) + f"; total {total:.0f}s")
+    if total > BUDGET_S:
+        print(f"WARNING: the regression took {total:.0f} s, over its {BUDGET_S} s budget: shrink the tiny configs")
     for method, error in errors.items():
         print(f"FAILED {method}: {error}")
     if update:
