@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import socket
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,13 @@ def _missing(rel: str, why: str) -> UserError:
                      f"mbpp/mbpp.jsonl, mbpp/sanitized-mbpp.json) and set {ENV}=<DIR> or pass --data-dir")
 
 
+def _reachable(host: str) -> None:
+    """Fail in seconds, not after the HF client's minute of retries, when there is no network."""
+    socket.create_connection((host, 443), timeout=5).close()
+
+
 def _download(key: str, version: str, dest: Path) -> None:
+    _reachable("github.com" if key in ("humaneval+", "mbpp+") else "huggingface.co")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(dest.suffix + ".part")
     if key in ("humaneval+", "mbpp+"):

@@ -91,3 +91,15 @@ def test_bad_split_and_option_are_user_errors():
         get_task("humaneval")().problems("train")
     with pytest.raises(UserError, match="option"):
         get_task("mbpp")(variant="x")
+
+
+def test_without_data_dir_or_network_the_error_says_where_to_put_files(tmp_path, monkeypatch):
+    def offline(host):
+        raise OSError(f"{host} unreachable")
+
+    monkeypatch.delenv(data.ENV, raising=False)
+    monkeypatch.setattr(data, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(data, "_reachable", offline)  # the network boundary: this machine has none
+    with pytest.raises(UserError, match="download failed") as e:
+        get_task("humaneval+")().splits()
+    assert "NFBENCH_DATA_DIR" in e.value.fix and not any(tmp_path.rglob("*.gz"))
