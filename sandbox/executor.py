@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import pickle
 import queue
 import sys
 import threading
@@ -23,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem, Verdict
 from nfbench.sandbox import image as sandbox_image
-from nfbench.sandbox.expected import decode_gt, load_cached, payload, problem_key, store_expected
+from nfbench.sandbox.expected import load_cached, payload, problem_key, store_expected
 from nfbench.sandbox.schedule import PHASES, GroundTruth, Pending, chunks, split
 from nfbench.sandbox.workers import Limits, WorkerLost, WorkerProc, remove_stale
 
@@ -117,15 +118,19 @@ class Sandbox:
         payloads: dict[str, dict] = {}
         truths: dict[str, GroundTruth] = {}
         pending: dict[tuple[str, int], Pending] = {}
+        deadlines: dict[str, dict[str, float]] = {}
         retries: Counter = Counter()
 
         def release(key: str, expected: dict | None) -> None:
             """Queue a problem's sample checks, the slowest chunks first."""
-            payloads[key] = payload(problems[key], expected)
+            payloads[key] = pickle.dumps(payload(problems[key], expected), protocol=5)
             spec = problems[key].tests
             ranges = {p: chunks(expected[f"{p}_time"]) for p in PHASES} if expected else \
                 {p: [(0, len(t))] for p, t in (("base", spec.asserts), ("plus", spec.plus_asserts)) if t or p == "base"}
             budget = {p: self._phase_budget(expected, p) for p in ranges} if expected else {}
+            n_tests = {"base": len(spec.asserts), "plus": len(spec.plus_asserts)}
+            deadlines[key] = {p: budget[p] + 30 if expected else self.limits.assert_time_limit * (n_tests[p] + 1) + 30
+                              for p in ranges}  # host-side watchdog; the worker enforces the real limits
             for idx, code in samples[key]:
                 pending[(key, idx)] = Pending({p: len(r) for p, r in ranges.items()}, budget)
                 for phase, rs in ranges.items():
@@ -143,7 +148,7 @@ class Sandbox:
             elif (expected := load_cached(key)) is not None:
                 release(key, expected)
             else:
-                payloads[f"gt:{key}"] = payload(problem, None)
+                payloads[f"gt:{key}"] = pickle.dumps(payload(problem, None), protocol=5)
                 sizes = {"base": len(problem.tests.base_inputs), "plus": len(problem.tests.plus_inputs)}
                 truths[key] = GroundTruth(sizes)
                 for phase in PHASES:
@@ -152,7 +157,8 @@ class Sandbox:
                 if truths[key].complete():
                     release(key, store_expected(key, truths[key].expected()))
 
-        threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads), daemon=True)
+        threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads, deadlines),
+                                    daemon=True)
                    for slot in range(len(self._pool))]
         for t in threads:
             t.start()
@@ -168,10 +174,9 @@ class Sandbox:
                         ask_truth(key, phase, lo, hi)
                         continue
                     try:
-                        if "gt" not in reply:
+                        if "gt_bytes" not in reply:
                             raise ValueError(reply.get("error") or reply.get("detail") or "no answer")
-                        got = decode_gt(reply["gt"])
-                        reached = truths[key].add(phase, lo, got["outputs"], got["times"])
+                        reached = truths[key].add(phase, lo, reply["times"], reply["gt_bytes"])
                         if reached < hi:
                             ask_truth(key, phase, reached, hi)
                         elif truths[key].complete():
@@ -201,7 +206,8 @@ class Sandbox:
             for t in threads:
                 t.join(timeout=60)
 
-    def _serve(self, slot: int, work: queue.PriorityQueue, results: queue.Queue, payloads: dict) -> None:
+    def _serve(self, slot: int, work: queue.PriorityQueue, results: queue.Queue, payloads: dict[str, bytes],
+               deadlines: dict[str, dict[str, float]]) -> None:
         while True:
             item = work.get()
             if item[-1] is None or self._closed.is_set():
@@ -220,7 +226,8 @@ class Sandbox:
             if op == "check":
                 msg["code"] = code
             try:
-                reply = worker.call(msg, self._deadline(op, payloads.get(key), phase))
+                timeout = self.limits.gt_timeout + 30 if op == "gt" else deadlines[key][phase]
+                reply = worker.call(msg, timeout)
             except WorkerLost as e:
                 reply = {"lost": e.status, "detail": e.detail}
                 if slot < len(self._pool):
@@ -232,15 +239,6 @@ class Sandbox:
         lim = self.limits
         return min(lim.timeout_per_task, sum(max(lim.min_time_limit, lim.gt_time_limit_factor * t)
                                              for t in expected[f"{phase}_time"])) + 2
-
-    def _deadline(self, op: str, prob: dict | None, phase: str) -> float:
-        """Host-side watchdog: generous, the worker enforces the real limits itself."""
-        if op == "gt":
-            return self.limits.gt_timeout + 30
-        if prob["kind"] == "evalplus":
-            return self._phase_budget(prob["expected"], phase) + 30
-        n = len(prob["asserts"] if phase == "base" else prob["plus_asserts"]) + 1
-        return self.limits.assert_time_limit * n + 30
 
     @staticmethod
     def _chunk_result(reply: dict) -> dict:

@@ -35,32 +35,37 @@ def chunks(times: list[float], limit: float = CHUNK_SECONDS) -> list[tuple[int, 
 
 @dataclass
 class GroundTruth:
-    """Expected outputs of one problem, filled in by (possibly many) ground-truth jobs."""
+    """Expected outputs of one problem, filled in by (possibly many) ground-truth jobs.
+
+    Outputs stay opaque compressed pickles (`blobs`) that only workers open; the host uses the times.
+    """
 
     sizes: dict[str, int]
-    outputs: dict[str, list] = field(default_factory=dict)
+    blobs: dict[str, list] = field(default_factory=dict)
     times: dict[str, list] = field(default_factory=dict)
     todo: dict[str, int] = field(default_factory=dict)  # tests still missing per phase
 
     def __post_init__(self) -> None:
         for p in PHASES:
-            self.outputs[p] = [None] * self.sizes[p]
+            self.blobs[p] = []
             self.times[p] = [0.0] * self.sizes[p]
             self.todo[p] = self.sizes[p]
 
-    def add(self, phase: str, lo: int, outputs: list, times: list) -> int:
-        """Store results for tests lo..; returns the index reached."""
-        hi = lo + len(outputs)
-        self.outputs[phase][lo:hi] = outputs
-        self.times[phase][lo:hi] = times
-        self.todo[phase] -= len(outputs)
+    def add(self, phase: str, lo: int, times: list[float], blob: bytes) -> int:
+        """Store results for tests lo..lo+len(times)-1; returns the index reached."""
+        hi = lo + len(times)
+        if not times or hi > self.sizes[phase] or not all(isinstance(t, (int, float)) for t in times):
+            raise ValueError("malformed ground truth")
+        self.times[phase][lo:hi] = [float(t) for t in times]
+        self.blobs[phase].append((lo, bytes(blob)))
+        self.todo[phase] -= len(times)
         return hi
 
     def complete(self) -> bool:
         return not any(self.todo.values())
 
     def expected(self) -> dict:
-        return {**{p: self.outputs[p] for p in PHASES}, **{f"{p}_time": self.times[p] for p in PHASES}}
+        return {"blobs": self.blobs, **{f"{p}_time": self.times[p] for p in PHASES}}
 
 
 @dataclass

@@ -10,7 +10,6 @@ Standard library + numpy + psutil + the shipped evalplus files only: this file r
 """
 from __future__ import annotations
 
-import base64
 import ctypes
 import json
 import multiprocessing as mp
@@ -21,6 +20,7 @@ import signal
 import struct
 import sys
 import time
+import zlib
 from copy import deepcopy
 
 from evalplus.eval import _FAILED, _SUCCESS, _UNKNOWN, is_floats, query_maximum_memory_bytes, unsafe_execute
@@ -195,7 +195,8 @@ def _gt_child(prob: dict, phase: str, lo: int, hi: int, budget: float, conn) -> 
                 break
         if not_none:
             outputs = [o is not None for o in outputs]
-        conn.send_bytes(b"+" + pickle.dumps({"outputs": outputs, "times": times}, protocol=4))
+        conn.send_bytes(b"+" + json.dumps(times).encode())
+        conn.send_bytes(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
     except BaseException as e:  # the canonical solution itself failed
         conn.send_bytes(b"!" + f"{type(e).__name__}: {e}"[:500].encode())
 
@@ -206,15 +207,27 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
     p.start()
     send.close()
     data = recv.recv_bytes() if recv.poll(opts["gt_timeout"]) else None
+    blob = recv.recv_bytes() if data and data[:1] == b"+" and recv.poll(opts["gt_timeout"]) else None
     p.join(1)
     if p.is_alive():
         p.kill()
         p.join()
     if data is None:
         return {"error": f"canonical solution gave no result in {opts['gt_timeout']:.0f}s (exit {p.exitcode})"}
-    if data[:1] == b"!":
-        return {"error": data[1:].decode(errors="replace")}
-    return {"gt": base64.b64encode(data[1:]).decode()}
+    if data[:1] == b"!" or blob is None:
+        return {"error": data[1:].decode(errors="replace") or "no outputs"}
+    # The outputs go back as an opaque compressed pickle that only workers ever open (the host
+    # keeps and forwards it): Mbpp/255's outputs pickle to 780 MB, a container's stdout runs at
+    # ~25 MB/s through the Docker daemon, and re-pickling that on the host would take a minute.
+    return {"times": json.loads(data[1:]), "gt_bytes": blob}
+
+
+def materialize(prob: dict) -> dict:
+    """Unpack the expected outputs of a check payload: {phase: [(lo, blob), ...]} -> one list."""
+    exp = prob.get("expected") or {}
+    for phase, blobs in exp.pop("blobs", {}).items():
+        exp[phase] = [out for _, blob in sorted(blobs) for out in pickle.loads(zlib.decompress(blob))]
+    return prob
 
 
 def _descendants() -> list[int]:
@@ -285,13 +298,14 @@ def _remove(path: str) -> None:
 
 
 def _read_exact(stream, n: int) -> bytes | None:
-    buf = b""
-    while len(buf) < n:
-        chunk = stream.read(n - len(buf))
-        if not chunk:
+    buf = bytearray(n)  # preallocated: payloads reach hundreds of MB
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = stream.readinto(view[got:])
+        if not k:
             return None
-        buf += chunk
-    return buf
+        got += k
+    return bytes(buf) if n < (1 << 20) else buf
 
 
 CHECKS = {"evalplus": check_evalplus, "asserts": check_asserts}
@@ -303,16 +317,27 @@ def handle(msg: dict, problems: dict) -> dict:
         problems.pop(old, None)
     key = ("gt:" if msg["op"] == "gt" else "") + msg["key"]  # a check's payload has the expected outputs
     if "problem" in msg:
-        problems[key] = msg["problem"]
+        problems[key] = materialize(pickle.loads(msg["problem"]))  # pickled once on the host
     prob = problems[key]
     if msg["op"] == "gt":
         return ground_truth(prob, msg["phase"], msg["lo"], msg["hi"], msg["opts"])
     return CHECKS[prob["kind"]](prob, msg["code"], msg["phase"], msg["lo"], msg["hi"], msg["opts"])
 
 
+def send(out, reply: dict) -> None:
+    """One JSON line; ground-truth bytes follow it raw, their length given in the line."""
+    raw = reply.pop("gt_bytes", None)
+    if raw is not None:
+        reply["gt_bytes"] = len(raw)
+    out.write(json.dumps(reply).encode() + b"\n")
+    if raw is not None:
+        out.write(raw)
+    out.flush()
+
+
 def main() -> None:
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
-    proto_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    proto_out = os.fdopen(os.dup(1), "wb")
     PROTO_FDS.extend([proto_in.fileno(), proto_out.fileno()])
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):  # children inherit /dev/null, never the protocol stream
@@ -323,8 +348,7 @@ def main() -> None:
     if not IN_CONTAINER:
         libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us to be killed
     problems: dict = {}
-    proto_out.write(json.dumps({"ready": True, "python": sys.version.split()[0]}) + "\n")
-    proto_out.flush()
+    send(proto_out, {"ready": True, "python": sys.version.split()[0]})
     while True:
         head = _read_exact(proto_in, 4)
         if head is None:
@@ -339,8 +363,7 @@ def main() -> None:
             reply = {"error": f"worker: {type(e).__name__}: {e}"[:500]}
         sweep()
         reply["id"] = msg["id"]
-        proto_out.write(json.dumps(reply) + "\n")
-        proto_out.flush()
+        send(proto_out, reply)
 
 
 if __name__ == "__main__":

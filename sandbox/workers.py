@@ -32,7 +32,8 @@ KEEP = 16  # problem payloads a worker keeps between jobs
 class Limits:
     """Resource limits; any of them can be passed as keyword to `Sandbox(...)`."""
 
-    memory_mb: int = 4608  # per container (cgroup); the checked program gets child_memory_mb of it
+    memory_mb: int = 8192  # per container (cgroup): a worker holding Mbpp/255's expected outputs
+    # (~800 MB pickled) forks checking children that copy what they touch
     child_memory_mb: int = 4096  # RLIMIT_AS of a checking child, evalplus's default 4 GiB
     pids: int = 256
     cpus: float = 1.0
@@ -129,7 +130,7 @@ class WorkerProc:
         self.known: OrderedDict[str, None] = OrderedDict()  # payloads it holds, least recently used first
         self.busy = False  # a job is in flight (closing then kills instead of waiting)
 
-    def prepare(self, msg: dict, pkey: str, payload: dict) -> None:
+    def prepare(self, msg: dict, pkey: str, payload: bytes) -> None:
         """Attach the problem payload unless the worker holds it; it holds at most KEEP payloads
         (MBPP+ expected outputs reach GBs, and a big worker makes every fork slow)."""
         if pkey in self.known:
@@ -142,8 +143,11 @@ class WorkerProc:
     def _read_replies(self) -> None:
         for line in self.proc.stdout:
             try:
-                self._replies.put(json.loads(line))
-            except ValueError:
+                reply = json.loads(line)
+                if isinstance(reply.get("gt_bytes"), int):  # raw ground-truth pickle follows
+                    reply["gt_bytes"] = self.proc.stdout.read(reply["gt_bytes"])
+                self._replies.put(reply)
+            except (ValueError, AttributeError):
                 self.stderr.append(f"bad reply: {line[:200]!r}")
                 break
         self._replies.put(None)

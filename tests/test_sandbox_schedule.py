@@ -45,13 +45,15 @@ def test_merge_applies_evalplus_phase_timeout_to_the_chunks_sum():
 
 def test_ground_truth_fills_in_out_of_order():
     gt = GroundTruth({"base": 2, "plus": 5})
-    assert gt.add("plus", 3, ["d", "e"], [0.1, 0.2]) == 5
-    assert gt.add("base", 0, [1, 2], [0.0, 0.0]) == 2
+    assert gt.add("plus", 3, [0.1, 0.2], b"de") == 5
+    assert gt.add("base", 0, [0.0, 0.0], b"ab") == 2
     assert not gt.complete()
-    assert gt.add("plus", 0, ["a", "b", "c"], [0.0] * 3) == 3
+    assert gt.add("plus", 0, [0.0] * 3, b"abc") == 3
     assert gt.complete()
-    assert gt.expected()["plus"] == ["a", "b", "c", "d", "e"]
+    assert sorted(gt.expected()["blobs"]["plus"]) == [(0, b"abc"), (3, b"de")]
     assert gt.expected()["plus_time"][3:] == [0.1, 0.2]
+    with pytest.raises(ValueError):
+        gt.add("base", 1, [0.0, 0.0], b"")  # past the end: a confused or hostile worker
 
 
 def test_safe_unpickler_loads_data_and_refuses_code():
