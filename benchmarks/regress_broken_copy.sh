@@ -3,7 +3,8 @@
 # (git worktree at HEAD), sabotage one method, run the regression on it, expect a non-zero exit.
 # The shared tree and its venv are not modified: the copy is imported through a PYTHONPATH shim.
 #
-#   bash benchmarks/regress_broken_copy.sh [cot|coconut]      (heavy: wrap in flock on shared machines)
+#   bash benchmarks/regress_broken_copy.sh [cot|coconut] [--reuse]   (heavy: wrap in flock on shared machines)
+# --reuse evaluates on the main tree's cached regress checkpoints instead of retraining.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 which=${1:-cot}
@@ -27,10 +28,16 @@ git -C "$copy/repo" diff --stat
 mkdir -p "$shim/nfbench" && touch "$shim/nfbench/__init__.py"
 for d in harness methods tasks sandbox; do ln -s "$copy/repo/$d" "$shim/nfbench/$d"; done
 members=(-m "$which"); [ "$which" = coconut ] && members=(-m cot -m coconut)
+# --reuse: evaluate the sabotaged inference code on the weights the main tree's regress trained
+extra=()
+if [ "${2:-}" = "--reuse" ]; then
+  mkdir -p "$copy/results/regress" && ln -s "$repo/results/regress/checkpoints" "$copy/results/regress/checkpoints"
+  extra=(--reuse-checkpoints)
+fi
 set +e
 (cd "$copy/repo" && NFBENCH_RESULTS="$copy/results" PYTHONPATH="$shim" "$repo/.venv/bin/python" -c \
   'import sys; from nfbench.harness.cli import main; sys.argv[0] = "nfbench"; main()' \
-  regress --baseline "$repo/benchmarks/regress_baseline.json" "${members[@]}")
+  regress --baseline "$repo/benchmarks/regress_baseline.json" "${members[@]}" "${extra[@]}")
 rc=$?
 set -e
 echo "nfbench regress on the sabotaged copy ($which) exited with $rc"

@@ -170,11 +170,13 @@ def regress(
     update: Annotated[bool, typer.Option(help="Write the measured numbers as the new baseline.")] = False,
     smoke: Annotated[bool, typer.Option(help="Instead: zero-shot cot with SmolLM2-135M on 3 HumanEval+ problems.")] = False,
     method: Annotated[Optional[list[str]], typer.Option("--method", "-m", help="Only these methods (repeatable).")] = None,
+    reuse_checkpoints: Annotated[bool, typer.Option(help="Evaluate on the newest cached checkpoints even if code/config changed.")] = False,
 ) -> None:
     """CI regression: train and run every method on the synthetic suite with a tiny backbone."""
     from nfbench.harness.regress import run_regression
 
-    raise typer.Exit(run_regression(baseline=baseline, update=update, smoke=smoke, methods=method))
+    raise typer.Exit(run_regression(baseline=baseline, update=update, smoke=smoke, methods=method,
+                                    reuse_checkpoints=reuse_checkpoints))
 
 
 @app.command()

@@ -70,9 +70,22 @@ def member_config(member: Member) -> Path:
     return path
 
 
-def train_member(member: Member, checkpoints: dict[str, Path], cache: Path, digest: str) -> Path:
-    """Train (or reuse the cached checkpoint of) one member; returns the checkpoint directory."""
+def newest_cached(method: str, cache: Path) -> Path | None:
+    done = sorted(cache.glob(f"{method}-*/regress-done.json"), key=lambda p: p.stat().st_mtime)
+    return Path(json.loads(done[-1].read_text())["checkpoint"]) if done else None
+
+
+def train_member(member: Member, checkpoints: dict[str, Path], cache: Path, digest: str,
+                 reuse: bool = False) -> Path:
+    """Train (or reuse the cached checkpoint of) one member; returns the checkpoint directory.
+
+    reuse: take the newest cached checkpoint of the method whatever code or config made it
+    (checks new inference code on old weights in seconds; not what CI does)."""
     from nfbench.harness import pipeline
+
+    if reuse and (found := newest_cached(member.method, cache)) is not None:
+        log.info("regress: --reuse-checkpoints: %s uses %s", member.method, found)
+        return found
 
     overrides: dict[str, Any] = {"method": member.method}
     if member.init_from:
@@ -108,7 +121,8 @@ def run_member(member: Member, checkpoint: Path | None, runs: Path) -> Path:
     return path
 
 
-def measure(suite: tuple[Member, ...], work: Path) -> tuple[list[Path], dict[str, str], dict[str, float]]:
+def measure(suite: tuple[Member, ...], work: Path, reuse: bool = False
+            ) -> tuple[list[Path], dict[str, str], dict[str, float]]:
     """Train and run every member; a member that fails is recorded, and the others go on."""
     digest = code_digest()
     checkpoints: dict[str, Path] = {}
@@ -124,7 +138,7 @@ def measure(suite: tuple[Member, ...], work: Path) -> tuple[list[Path], dict[str
                 if member.init_from and member.init_from not in checkpoints:
                     raise RuntimeError(f"needs the {member.init_from} checkpoint, which failed")
                 checkpoint = checkpoints[member.method] = train_member(member, checkpoints,
-                                                                       work / "checkpoints", digest)
+                                                                       work / "checkpoints", digest, reuse)
             runs.append(run_member(member, checkpoint, work / "runs"))
         except Exception as e:  # noqa: BLE001 - a broken method is a finding, not a crash
             errors[member.method] = f"{type(e).__name__}: {e}"
@@ -136,7 +150,8 @@ def measure(suite: tuple[Member, ...], work: Path) -> tuple[list[Path], dict[str
 
 
 def run_regression(baseline: Path | None = None, update: bool = False, smoke: bool = False,
-                   methods: list[str] | None = None, work: Path | None = None, report: bool = True) -> int:
+                   methods: list[str] | None = None, work: Path | None = None, report: bool = True,
+                   reuse_checkpoints: bool = False) -> int:
     """0 when every method is within the baseline's tolerances, 1 otherwise. `update` rewrites the
     baseline from this run (tolerances kept) instead of comparing."""
     from nfbench.harness.report import build_report, compare as comparison, load_runs, tables
@@ -149,7 +164,7 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
         raise UserError(f"unknown regress method(s) in {methods}", f"choose from {', '.join(m.method for m in SUITE)}")
     work = Path(work or results_root() / "regress")
     start = time.time()
-    runs, errors, seconds = measure(suite, work)
+    runs, errors, seconds = measure(suite, work, reuse_checkpoints)
     rows = tables.rows(load_runs([str(p) for p in runs])) if runs else []
     if runs and report:
         build_report([str(p) for p in runs], work / "report", echo=True)

@@ -18,7 +18,7 @@ METHODS = ["direct", "cot"]
 
 
 def fake_measure(root: Path, broken: dict[str, dict] | None = None, crashed: str | None = None):
-    def measure(suite, work):
+    def measure(suite, work, reuse=False):
         runs = [write_run(root, m.method, **(broken or {}).get(m.method, {}), n_problems=40, n_samples=1)
                 for m in suite if m.method != crashed]
         return runs, ({crashed: "RuntimeError: boom"} if crashed else {}), {m.method: 1.0 for m in suite}
@@ -97,3 +97,15 @@ def test_checkpoints_are_cached_by_code_and_config(tmp_path, monkeypatch):
     config.write_text("method: cot\nbackbone: tiny-llama\ndata: synth\nseed: 1\n")
     regress.train_member(member, {}, tmp_path / "cache", "code-1")
     assert len(calls) == 3
+
+
+def test_reuse_takes_the_newest_cached_checkpoint(tmp_path, monkeypatch):
+    from nfbench.harness import pipeline
+
+    monkeypatch.setattr(pipeline, "train", lambda cfg: pytest.fail("reuse must not train"))
+    for name, ckpt in (("cot-old", "A"), ("cot-new", "B")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "regress-done.json").write_text(json.dumps({"checkpoint": ckpt}))
+    import os
+    os.utime(tmp_path / "cot-old" / "regress-done.json", (1, 1))
+    assert regress.train_member(regress.Member("cot"), {}, tmp_path, "code", reuse=True) == Path("B")
