@@ -53,6 +53,8 @@ class Sandbox:
         self._pool: list[WorkerProc | None] = []
         self._ids = itertools.count()
         self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._left: Counter = Counter()  # jobs not yet handed to a worker, per payload
 
     # --- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -137,10 +139,12 @@ class Sandbox:
                     for lo, hi in rs:
                         cost = sum(expected[f"{phase}_time"][lo:hi]) if expected else 0.0
                         work.put((1, -cost, next(seq), ("check", key, idx, phase, lo, hi, code)))
+                        self._left[key] += 1
 
         def ask_truth(key: str, phase: str, lo: int, hi: int) -> None:
             for a, b in split(lo, hi, self.n_workers if lo else 1):
                 work.put((0, 0.0, next(seq), ("gt", key, None, phase, a, b, None)))
+                self._left[f"gt:{key}"] += 1
 
         for key, problem in problems.items():
             if problem.tests.kind != "evalplus":
@@ -222,7 +226,10 @@ class Sandbox:
             msg = {"id": next(self._ids), "op": op, "key": key, "phase": phase, "lo": lo, "hi": hi,
                    "opts": self.limits.opts()}
             pkey = f"gt:{key}" if op == "gt" else key
-            worker.prepare(msg, pkey, payloads[pkey])
+            with self._lock:
+                self._left[pkey] -= 1
+                finished = [k for k in worker.known if self._left[k] <= 0 and k != pkey]
+            worker.prepare(msg, pkey, payloads[pkey], finished)
             if op == "check":
                 msg["code"] = code
             try:

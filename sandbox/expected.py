@@ -72,7 +72,8 @@ def payload(problem: Problem, expected: dict | None) -> dict:
                 "plus_asserts": list(t.plus_asserts)}
     return {"kind": "evalplus", "dataset": t.dataset, "entry_point": problem.entry_point,
             "atol": t.atol, "canonical": problem.canonical_solution,
-            "base_inputs": t.base_inputs, "plus_inputs": t.plus_inputs, "expected": expected}
+            # list(): Mbpp/793's plus_input is an empty dict in MBPP+ v0.2.0
+            "base_inputs": list(t.base_inputs), "plus_inputs": list(t.plus_inputs), "expected": expected}
 
 
 def cache_dir() -> Path:

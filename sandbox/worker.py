@@ -11,6 +11,7 @@ Standard library + numpy + psutil + the shipped evalplus files only: this file r
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -315,6 +316,8 @@ def handle(msg: dict, problems: dict) -> dict:
     """One job: the ground truth of, or one solution's check on, tests lo..hi-1 of one phase."""
     for old in msg.get("evict", ()):
         problems.pop(old, None)
+    if msg.get("evict"):
+        gc.collect()  # give the memory back before the next fork
     key = ("gt:" if msg["op"] == "gt" else "") + msg["key"]  # a check's payload has the expected outputs
     if "problem" in msg:
         problems[key] = materialize(pickle.loads(msg["problem"]))  # pickled once on the host

@@ -130,15 +130,20 @@ class WorkerProc:
         self.known: OrderedDict[str, None] = OrderedDict()  # payloads it holds, least recently used first
         self.busy = False  # a job is in flight (closing then kills instead of waiting)
 
-    def prepare(self, msg: dict, pkey: str, payload: bytes) -> None:
-        """Attach the problem payload unless the worker holds it; it holds at most KEEP payloads
-        (MBPP+ expected outputs reach GBs, and a big worker makes every fork slow)."""
+    def prepare(self, msg: dict, pkey: str, payload: bytes, finished: list[str]) -> None:
+        """Attach the problem payload unless the worker holds it, and drop the payloads of problems
+        with no jobs left: Mbpp/255's expected outputs take 1.3 GB in a worker, and a big worker
+        makes every fork slow. At most KEEP payloads are held in any case."""
+        for k in finished:
+            self.known.pop(k, None)
+        evict = list(finished)
         if pkey in self.known:
             self.known.move_to_end(pkey)
-            return
-        msg["problem"] = payload
-        self.known[pkey] = None
-        msg["evict"] = [self.known.popitem(last=False)[0] for _ in range(len(self.known) - KEEP)]
+        else:
+            msg["problem"] = payload
+            self.known[pkey] = None
+            evict += [self.known.popitem(last=False)[0] for _ in range(len(self.known) - KEEP)]
+        msg["evict"] = evict
 
     def _read_replies(self) -> None:
         for line in self.proc.stdout:
