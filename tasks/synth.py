@@ -9,7 +9,10 @@ order, and a function whose constants are the last two values of the chain:
 
 The answer needs values that only exist after resolving every step, so a direct answer must do the
 whole chain in one shot while a chain of thought writes each intermediate value (like ProsQA or
-GSM8k for Coconut). Examples stay short (~90 characters at 4 steps) for byte-level tiny models.
+GSM8k for Coconut). Examples stay short (~85 characters at 4 steps) for byte-level tiny models, and
+step i of the chain of thought is exactly as long as definition i, so it sits at a fixed distance from
+it: a tiny Llama (hidden 128, 4 layers, character tokens, lr 1e-3, batch 32) goes from 6% at 250 steps
+to 100% pass@1 at 500 steps with CoT SFT, while direct-answer SFT scores 0% (300 steps).
 Options: steps (chain length, the difficulty knob), n_train/n_val/n_test, seed, ops (operators out
 of "+-*"), var_operands (probability that an operand is an earlier variable instead of a digit),
 shuffle (definitions listed out of order).
