@@ -53,7 +53,7 @@ def test_cli_data_synth_and_import(tmp_path):
     res = runner.invoke(data_app, ["synth", "--out", str(out), "--split", "validation", "--steps", "2"])
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert rows and all(r["reasoning"].count("=") == 4 for r in rows)  # 2 steps, "v=a+b=c" each
+    assert rows and all(r["reasoning"].strip().count(";") == 1 for r in rows)  # 2 steps, ";"-separated
     src = tmp_path / "src.jsonl"
     src.write_text(json.dumps({"question": "Sum a list.", "why": "loop", "code": "def s(x): return sum(x)"}) + "\n")
     res = runner.invoke(data_app, ["import", str(src), "--out", str(tmp_path / "imp.jsonl"), "--no-decontaminate",
