@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 N_PROBLEMS, N_SAMPLES = 12, 2
+NFBENCH = str(Path(sys.executable).parent / "nfbench")  # the venv's script, even if not on PATH
 
 
 def pairs(path: Path) -> list[tuple[str, int]]:
@@ -28,7 +30,7 @@ def pairs(path: Path) -> list[tuple[str, int]]:
 def trained_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("results")
     env = {**os.environ, "NFBENCH_RESULTS": str(root)}
-    subprocess.run(["nfbench", "train", "direct", "--backbone", "tiny-llama", "--name", "t",
+    subprocess.run([NFBENCH, "train", "direct", "--backbone", "tiny-llama", "--name", "t",
                     "--set", "trainer.max_steps=3", "--set", "trainer.batch_size=8",
                     "--set", "task_options={steps: 2, n_train: 64, n_val: 8, n_test: 16}"],
                    env=env, check=True, capture_output=True, timeout=600)
@@ -38,7 +40,7 @@ def trained_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_killed_run_resumes_without_duplicates(trained_results: Path, tmp_path: Path):
     env = {**os.environ, "NFBENCH_RESULTS": str(trained_results)}
     out = tmp_path / "run"
-    cmd = ["nfbench", "run", "--method", "direct", "--backbone", "tiny-llama", "--task", "synth",
+    cmd = [NFBENCH, "run", "--method", "direct", "--backbone", "tiny-llama", "--task", "synth",
            "--limit", str(N_PROBLEMS), "-n", str(N_SAMPLES), "--temperature", "0.8", "--out", str(out),
            "--set", "batch_size=2", "--set", "max_new_tokens=40",
            "--set", "task_options={steps: 2, n_train: 64, n_val: 8, n_test: 16}"]
@@ -74,7 +76,7 @@ def test_killed_run_resumes_without_duplicates(trained_results: Path, tmp_path: 
 def test_manifest_records_what_reproduces_the_run(trained_results: Path, tmp_path: Path):
     env = {**os.environ, "NFBENCH_RESULTS": str(trained_results)}
     out = tmp_path / "run"
-    subprocess.run(["nfbench", "run", "--method", "direct", "--backbone", "tiny-llama", "--task", "synth",
+    subprocess.run([NFBENCH, "run", "--method", "direct", "--backbone", "tiny-llama", "--task", "synth",
                     "--limit", "2", "--seed", "7", "--out", str(out), "--set", "max_new_tokens=30",
                     "--set", "task_options={steps: 2, n_train: 64, n_val: 8, n_test: 16}"],
                    env=env, check=True, capture_output=True, timeout=600)
