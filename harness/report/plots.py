@@ -84,14 +84,19 @@ def pareto_plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
                 ax.scatter(*zip(*front), s=180, facecolors="none", edgecolors="black", zorder=0)
             ax.margins(x=0.12)  # linear: direct answers cost 0 positions, keep them in view
             ax.xaxis.set_major_formatter(EngFormatter())
-            ax.set_xlabel(label)
-            ax.set_ylabel("pass@1 base (%), 95% CI")
-            ax.set_ylim(-3, 103)
-            ax.set_title(f"{task} / {backbone}")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7, loc="best")
+            style_quality_axes(ax, f"{task} / {backbone}", label, "pass@1 base (%), 95% CI", "best")
     fig.suptitle("Quality vs reasoning cost (dashed: Pareto front; circled: on the front)")
     return save(fig, out, "pareto")
+
+
+def style_quality_axes(ax, title: str, xlabel: str, ylabel: str, legend_loc: str) -> None:
+    """Shared look of the panels whose y axis is a pass rate in percent."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-3, 103)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc=legend_loc)
 
 
 def pass_at_k_curves(run: Run) -> dict[str, dict[int, tuple[float, float, float]]]:
@@ -130,12 +135,8 @@ def pass_at_k_plot(runs: list[Run], out: Path) -> list[Path]:
                 ax.fill_between(ks, vals[:, 1], vals[:, 2], color=colour[run.method], alpha=0.12)
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.set_xlabel("k (samples per problem)")
-        ax.set_ylabel("pass@k (%), shaded: 95% CI")
-        ax.set_ylim(-3, 103)
-        ax.set_title(f"{task} / {backbone}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        style_quality_axes(ax, f"{task} / {backbone}", "k (samples per problem)",
+                           "pass@k (%), shaded: 95% CI", "lower right")
     fig.suptitle("pass@k (unbiased estimator; solid: base tests, dashed: plus tests)")
     return save(fig, out, "pass_at_k")
 
