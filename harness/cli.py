@@ -254,13 +254,17 @@ def ls_checkpoints(root: Annotated[Optional[Path], typer.Option(help="Checkpoint
     typer.echo(list_checkpoints(root))
 
 
-def main() -> None:
-    """Entry point: user mistakes -> one line + exit 2; tracebacks only with --debug.
+def _is_usage_error(e: BaseException) -> bool:
+    """click's UsageError (unknown command/option, missing argument); typer vendors click, so by name."""
+    return any(c.__name__ == "UsageError" for c in type(e).__mro__)
 
-    Usage errors (unknown option, missing argument) are handled by typer itself (exit 2)."""
+
+def main() -> None:
+    """Entry point: user mistakes (usage errors included) -> one line + exit 2; tracebacks only with --debug."""
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted; re-run the same command to resume", err=True)
         sys.exit(130)
     except UserError as e:
@@ -271,6 +275,10 @@ def main() -> None:
     except Exception as e:
         if DEBUG["on"]:
             raise
+        if _is_usage_error(e):
+            ctx = getattr(e, "ctx", None)
+            typer.echo(f"error: {e.format_message()} — see `{ctx.command_path if ctx else 'nfbench'} --help`", err=True)
+            sys.exit(2)
         typer.echo(f"error: {type(e).__name__}: {e} (re-run with --debug for the traceback)", err=True)
         sys.exit(1)
 

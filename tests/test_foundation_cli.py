@@ -38,6 +38,12 @@ def test_unknown_task_suggests_the_close_name(nfbench_cmd, results_dir):
                       "unknown task 'humaneval-plus'", "did you mean", "humaneval+")
 
 
+def test_usage_errors_are_one_line(nfbench_cmd):
+    assert_user_error(run_cli(["train", "--config", "x.yaml"], nfbench_cmd), "Missing argument", "nfbench train --help")
+    assert_user_error(run_cli(["runn"], nfbench_cmd), "No such command 'runn'", "Did you mean 'run'?")
+    assert_user_error(run_cli(["run", "--bogus"], nfbench_cmd), "No such option: --bogus")
+
+
 def test_bad_config_key_and_type(nfbench_cmd, results_dir):
     assert_user_error(run_cli(["run", "--set", "n_sample=3"], nfbench_cmd), "n_sample")
     assert_user_error(run_cli(["run", "--set", "n_samples=many"], nfbench_cmd), "n_samples")
