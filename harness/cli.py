@@ -45,6 +45,8 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full traceba
     DEBUG["on"] = DEBUG["on"] or debug
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="[%(asctime)s %(levelname)s] %(message)s", datefmt="%H:%M:%S")
+    if not verbose:  # accelerate logs every file of every resumable save at INFO
+        logging.getLogger("accelerate").setLevel(logging.WARNING)
 
 
 def _overrides(sets: list[str] | None, **flags: Any) -> dict[str, Any]:
