@@ -197,7 +197,9 @@ class LatentSFTMethod(TextMethod):
             torch.save(teachers, out / TEACHER)
         decoder = stage1.decoder
         decoder = decoder.merge_and_unload() if hasattr(decoder, "merge_and_unload") else decoder
-        student = with_lora(copy.deepcopy(decoder), mc.lora_rank, mc.lora_alpha, mc.lora_dropout, embeddings=False)
+        # the student must be able to rank </think> above eos (their head rows start as copies)
+        student = with_lora(copy.deepcopy(decoder), mc.lora_rank, mc.lora_alpha, mc.lora_dropout, embeddings=False,
+                            head_tokens=[sp.end_think])
         del stage1
         for p in student.parameters():
             p.requires_grad_(False)

@@ -40,8 +40,11 @@ def think(model, state, prompt_ids: torch.Tensor, mask: torch.Tensor, *, think_i
     while any(thinking):
         probs, top = topk_distribution(logits, top_k)
         soft = mix(probs, top, W)
-        feeding_end = [thinking[i] and (int(logits[i].argmax()) == end_think_id or len(chains[i].probs) >= max_latents)
-                       for i in range(B)]
+        # `</think>` counts as the argmax when it ties the max: argmax breaks ties to the lowest id, and a
+        # `</think>` whose head row is still eos's copy (checkpoints trained with a frozen head) ties eos
+        # exactly, so a plain argmax never ends thinking and the answer starts after max_latents junk latents
+        ends = logits[:, end_think_id] >= logits.max(-1).values
+        feeding_end = [thinking[i] and (bool(ends[i]) or len(chains[i].probs) >= max_latents) for i in range(B)]
         for i in range(B):
             if thinking[i] and not feeding_end[i]:
                 chains[i].probs.append(probs[i].cpu())

@@ -21,20 +21,35 @@ PHASES = ("encoder", "decoder", "joint")
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def with_lora(model: nn.Module, rank: int, alpha: float, dropout: float, embeddings: bool) -> nn.Module:
-    """Wrap with a peft LoRA adapter; rank 0 = train the full model instead."""
+def with_lora(model: nn.Module, rank: int, alpha: float, dropout: float, embeddings: bool,
+              head_tokens: list[int] | None = None) -> nn.Module:
+    """Wrap with a peft LoRA adapter; rank 0 = train the full model instead.
+
+    head_tokens: token ids whose LM-head rows are also trained. Needed for `</think>`: add_special_tokens
+    copies eos's output row into every new token, and with a frozen head their logits stay exactly tied
+    with eos, so the argmax can never be `</think>` (thinking then never ends; see decode.think)."""
     if rank <= 0:
         return model
     from peft import LoraConfig, get_peft_model
 
     targets = LORA_TARGETS + (["embed_tokens"] if embeddings else [])
-    cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
+    extra = {"trainable_token_indices": _head_rows(model, head_tokens)} if head_tokens else {}
+    cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none", **extra)
     return get_peft_model(model, cfg)
 
 
+def _head_rows(model: nn.Module, ids: list[int]) -> list[int] | dict[str, list[int]]:
+    """peft `trainable_token_indices` for the output rows of `ids` (tied head: the shared embedding)."""
+    if getattr(model.config, "tie_word_embeddings", False):
+        return list(ids)
+    head = model.get_output_embeddings()
+    name = next(n for n, m in model.named_modules() if m is head)
+    return {name.rsplit(".", 1)[-1]: list(ids)}
+
+
 def trainable_params(model: nn.Module) -> list[nn.Parameter]:
-    """The adapter's weights when it has one, else every weight."""
-    lora = [p for n, p in model.named_parameters() if "lora_" in n]
+    """The adapter's weights (LoRA and trainable token rows) when it has one, else every weight."""
+    lora = [p for n, p in model.named_parameters() if "lora_" in n or "trainable_tokens_" in n]
     return lora or list(model.parameters())
 
 
