@@ -137,7 +137,8 @@ def pass_at_k_plot(runs: list[Run], out: Path) -> list[Path]:
         ax.xaxis.set_major_formatter(ScalarFormatter())
         style_quality_axes(ax, f"{task} / {backbone}", "k (samples per problem)",
                            "pass@k (%), shaded: 95% CI", "lower right")
-    fig.suptitle("pass@k (unbiased estimator; solid: base tests, dashed: plus tests)")
+    # two lines: one panel (a single task) is too narrow for the whole title on one line
+    fig.suptitle("pass@k (unbiased estimator)\nsolid: base tests, dashed: plus tests")
     return save(fig, out, "pass_at_k")
 
 
