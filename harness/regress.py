@@ -44,7 +44,7 @@ SUITE = (
     Member("cot"),
     Member("coconut", init_from="cot"),  # Coconut's curriculum starts from a CoT-SFT model
     Member("latent-sft", init_from="cot"),
-    Member("nfcot"),
+    Member("nfcot", init_from="cot"),  # the paper starts from a pretrained LM: here the CoT-SFT model
     Member("soft-thinking", checkpoint_of="cot"),  # training-free: soft thoughts on the CoT model
 )
 BUDGET_S = 15 * 60  # on 2 CPU cores, with nothing cached
