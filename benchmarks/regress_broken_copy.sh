@@ -37,9 +37,13 @@ fi
 set +e
 (cd "$copy/repo" && NFBENCH_RESULTS="$copy/results" PYTHONPATH="$shim" "$repo/.venv/bin/python" -c \
   'import sys; from nfbench.harness.cli import main; sys.argv[0] = "nfbench"; main()' \
-  regress --baseline "$repo/benchmarks/regress_baseline.json" "${members[@]}" "${extra[@]}")
-rc=$?
+  regress --baseline "$repo/benchmarks/regress_baseline.json" "${members[@]}" "${extra[@]}") 2>&1 | tee "$copy/regress.log"
+rc=${PIPESTATUS[0]}
 set -e
 echo "nfbench regress on the sabotaged copy ($which) exited with $rc"
 [ "$rc" -ne 0 ] || { echo "BAD: the regression did not notice the broken method"; exit 1; }
+# caught for the right reason: a metric outside its tolerance, not a crash of the harness
+if grep -q "crashed" "$copy/regress.log" || ! grep -q "^FAIL .*\(pass@1\|reasoning positions\)" "$copy/regress.log"; then
+  echo "BAD: the regression failed, but not on a pass@1/positions check (see the log above)"; exit 1
+fi
 echo "OK: the broken method was caught"

@@ -70,9 +70,17 @@ def member_config(member: Member) -> Path:
     return path
 
 
+def cached_checkpoint(done: Path) -> Path:
+    """The checkpoint a regress-done.json records. Regress checkpoints are the member's cache folder
+    itself, so resolve it there: the recorded path may be relative to another working directory
+    (the broken-copy check runs on a linked cache from a different checkout)."""
+    recorded = Path(json.loads(done.read_text())["checkpoint"])
+    return done.parent if recorded.name == done.parent.name else recorded
+
+
 def newest_cached(method: str, cache: Path) -> Path | None:
     done = sorted(cache.glob(f"{method}-*/regress-done.json"), key=lambda p: p.stat().st_mtime)
-    return Path(json.loads(done[-1].read_text())["checkpoint"]) if done else None
+    return cached_checkpoint(done[-1]) if done else None
 
 
 def train_member(member: Member, checkpoints: dict[str, Path], cache: Path, digest: str,
@@ -96,7 +104,7 @@ def train_member(member: Member, checkpoints: dict[str, Path], cache: Path, dige
     done = out / "regress-done.json"
     if done.is_file():
         log.info("regress: reusing the cached %s checkpoint %s", member.method, out)
-        return Path(json.loads(done.read_text())["checkpoint"])
+        return cached_checkpoint(done)
     shutil.rmtree(out, ignore_errors=True)  # a half-trained leftover of an interrupted run
     cfg.out = str(out)
     path = Path(pipeline.train(cfg))

@@ -64,7 +64,7 @@ def runs_html(runs: list[Run]) -> str:
         git = r.manifest.get("git") or {}
         commit = (git.get("commit") or "?")[:10] + (" (dirty)" if git.get("dirty") else "")
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted((r.summary.get("status_counts") or {}).items()))
-        rows.append(f"<tr><td>{esc(r.run_id)}</td><td>{esc('/'.join(r.key))}</td><td>{esc(r.created)}</td>"
+        rows.append(f"<tr><td>{esc(r.run_id)}</td><td>{esc(f'{r.method}/{r.task}/{r.backbone}')}</td><td>{esc(r.created)}</td>"
                     f"<td>{esc(commit)}</td><td>{esc(r.summary.get('temperature'))}</td>"
                     f"<td>{esc(statuses)}</td><td>{esc(r.path)}</td></tr>")
     return ("<h2>Runs</h2><div class=\"scroll\"><table><thead><tr><th>run id</th><th>method/task/backbone</th>"

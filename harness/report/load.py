@@ -22,6 +22,8 @@ class Run:
     summary: dict[str, Any]
     generations: list[dict[str, Any]]
     verdicts: list[dict[str, Any]]
+    variant: str | None = None  # set when one report holds several models of the same method
+
 
     @property
     def run_id(self) -> str:
@@ -32,7 +34,13 @@ class Run:
 
     @property
     def method(self) -> str:
-        return self._field("method")
+        """The row label: the method, plus which checkpoint when the report compares several."""
+        base = self._field("method")
+        return f"{base} [{self.variant}]" if self.variant else base
+
+    @property
+    def checkpoint(self) -> str:
+        return str(self.manifest.get("model", {}).get("checkpoint") or "")
 
     @property
     def task(self) -> str:
@@ -43,9 +51,9 @@ class Run:
         return self._field("backbone")
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        """What one table row stands for."""
-        return self.method, self.task, self.backbone
+    def key(self) -> tuple[str, str, str, str]:
+        """What one table row stands for: one model (checkpoint) of a method on a task and backbone."""
+        return self._field("method"), self.task, self.backbone, self.checkpoint
 
     @property
     def created(self) -> str:
@@ -89,14 +97,22 @@ def load_run(path: Path) -> Run:
 
 
 def load_runs(patterns: list[str]) -> list[Run]:
-    """Load runs; where several share method x task x backbone, the newest one is kept."""
-    latest: dict[tuple[str, str, str], Run] = {}
+    """Load runs; where several share method x task x backbone x checkpoint (re-runs), the newest one
+    is kept. Several checkpoints of one method (e.g. NF-CoT after stage 2 and after RL) each keep a
+    row, labelled with the checkpoint's folder name."""
+    latest: dict[tuple[str, str, str, str], Run] = {}
     for path in expand(patterns):
         run = load_run(path)
         old = latest.get(run.key)
         if old is not None:
             keep, drop = (run, old) if run.created >= old.created else (old, run)
-            log.warning("two runs of %s: keeping %s, ignoring %s", "/".join(run.key), keep.path, drop.path)
+            log.warning("two runs of %s: keeping %s, ignoring %s", "/".join(run.key[:3]), keep.path, drop.path)
             run = keep
         latest[run.key] = run
+    per_row: dict[tuple[str, str, str], int] = {}
+    for method, task, backbone, _ in latest:
+        per_row[(method, task, backbone)] = per_row.get((method, task, backbone), 0) + 1
+    for (method, task, backbone, ckpt), run in latest.items():
+        if per_row[(method, task, backbone)] > 1:
+            run.variant = Path(ckpt).name or run.run_id
     return sorted(latest.values(), key=lambda r: (r.task, r.backbone, r.method))
