@@ -3,7 +3,7 @@
 # (git worktree at HEAD), sabotage one method, run the regression on it, expect a non-zero exit.
 # The shared tree and its venv are not modified: the copy is imported through a PYTHONPATH shim.
 #
-#   bash benchmarks/regress_broken_copy.sh [cot|coconut] [--reuse]   (heavy: wrap in flock on shared machines)
+#   bash benchmarks/regress_broken_copy.sh [cot|coconut|nfcot] [--reuse]   (heavy: wrap in flock on shared machines)
 # --reuse evaluates on the main tree's cached regress checkpoints instead of retraining.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,13 +21,16 @@ case "$which" in
   coconut)  # at inference the continuous thoughts are zeros: the mechanism is gone, the code still runs
     sed -i 's/^        x = out.hidden\[:, None\]$/        x = out.hidden[:, None] * 0.0/' "$copy/repo/methods/coconut_latent.py"
     grep -q 'out.hidden\[:, None\] \* 0.0' "$copy/repo/methods/coconut_latent.py" ;;
-  *) echo "unknown sabotage '$which' (cot|coconut)"; exit 2 ;;
+  nfcot)  # at inference the sampled latents are zeros: the flow's thoughts are gone, the code still runs
+    sed -i 's/^        u = mu + t_z \* sigma \* z$/        u = (mu + t_z * sigma * z) * 0.0/' "$copy/repo/methods/nfcot/decode.py"
+    grep -q 'u = (mu + t_z \* sigma \* z) \* 0.0' "$copy/repo/methods/nfcot/decode.py" ;;
+  *) echo "unknown sabotage '$which' (cot|coconut|nfcot)"; exit 2 ;;
 esac
 git -C "$copy/repo" diff --stat
 
 mkdir -p "$shim/nfbench" && touch "$shim/nfbench/__init__.py"
 for d in harness methods tasks sandbox; do ln -s "$copy/repo/$d" "$shim/nfbench/$d"; done
-members=(-m "$which"); [ "$which" = coconut ] && members=(-m cot -m coconut)
+members=(-m "$which"); [ "$which" = coconut ] || [ "$which" = nfcot ] && members=(-m cot -m "$which")
 # --reuse: evaluate the sabotaged inference code on the weights the main tree's regress trained
 extra=()
 if [ "${2:-}" = "--reuse" ]; then
@@ -43,7 +46,7 @@ set -e
 echo "nfbench regress on the sabotaged copy ($which) exited with $rc"
 [ "$rc" -ne 0 ] || { echo "BAD: the regression did not notice the broken method"; exit 1; }
 # caught for the right reason: a metric outside its tolerance, not a crash of the harness
-if grep -q "crashed" "$copy/regress.log" || ! grep -q "^FAIL .*\(pass@1\|reasoning positions\)" "$copy/regress.log"; then
+if grep -q "^FAILED " "$copy/regress.log" || ! grep -q "^FAIL .*\(pass@1\|reasoning positions\)" "$copy/regress.log"; then
   echo "BAD: the regression failed, but not on a pass@1/positions check (see the log above)"; exit 1
 fi
 echo "OK: the broken method was caught"
