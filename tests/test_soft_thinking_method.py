@@ -39,7 +39,8 @@ def test_generate_counts_concept_tokens(results_dir, tmp_path):
         assert 0 <= steps <= 6 and g.cost.reasoning_positions == steps
         assert g.extra["stopped_by"] in ("end_token", "entropy", "max_steps")
         assert (steps == 6) == (g.extra["stopped_by"] == "max_steps")
-        assert g.cost.answer_tokens <= 10 and len(g.reasoning) == steps
+        # one character per concept token (its argmax), none for special tokens a random model may pick
+        assert g.cost.answer_tokens <= 10 and len(g.reasoning) <= steps
         # prompt + concept tokens + the end-of-thinking token stay in the cache at the end of reasoning
         per_position = g.cost.kv_cache_bytes // (g.cost.prompt_tokens + steps + 1)
         assert per_position * (g.cost.prompt_tokens + steps + 1) == g.cost.kv_cache_bytes
