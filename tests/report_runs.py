@@ -18,7 +18,7 @@ PROFILES = {"direct": (0.2, 0), "cot": (0.7, 30), "coconut": (0.5, 6), "nfcot": 
 
 def write_run(root: Path, method: str, task: str = "synth", backbone: str = "tiny-llama", *,
               p_pass: float | None = None, positions: float | None = None, n_problems: int = 12,
-              n_samples: int = 4, plus: bool = False, seed: int = 0) -> Path:
+              n_samples: int = 4, plus: bool = False, seed: int = 0, checkpoint: str | None = None) -> Path:
     base_p, base_pos = PROFILES.get(method, (0.5, 10))
     p_pass = base_p if p_pass is None else p_pass
     positions = base_pos if positions is None else positions
@@ -43,7 +43,8 @@ def write_run(root: Path, method: str, task: str = "synth", backbone: str = "tin
     config = {"method": method, "task": task, "backbone": backbone, "n_samples": n_samples, "temperature": 0.8}
     store.write_json(MANIFEST, {"run_id": run_id, "created": f"2026-11-21T00:00:{seed:02d}",
                                 "command": ["nfbench", "run"], "config": config,
-                                "git": {"commit": "0123456789abcdef", "dirty": False}})
+                                "git": {"commit": "0123456789abcdef", "dirty": False},
+                                "model": {"checkpoint": checkpoint}})
     summary = summarise(gens, verdicts, ks=[1, 2, 4, 8])
     store.write_json(SUMMARY, {"run_id": run_id, "method": method, "task": task, "backbone": backbone,
                                "split": "test", "n_samples_per_problem": n_samples, "temperature": 0.8,

@@ -93,6 +93,13 @@ def test_newest_run_of_a_key_wins(tmp_path):
     assert run.path.name == "cot-synth-tiny-llama-3"
 
 
+def test_each_checkpoint_of_a_method_keeps_a_labelled_row(tmp_path):
+    write_run(tmp_path, "nfcot", seed=0, checkpoint="ckpts/nfcot/tiny/stage2")
+    write_run(tmp_path, "nfcot", seed=1, checkpoint="ckpts/nfcot/tiny/rl")
+    write_run(tmp_path, "cot", seed=2, checkpoint="ckpts/cot/tiny")
+    assert sorted(r.method for r in load_runs([str(tmp_path)])) == ["cot", "nfcot [rl]", "nfcot [stage2]"]
+
+
 def test_pareto_front():
     # (cost, quality): the second point is dominated by the first
     assert pareto_front([(0, 10), (5, 5), (6, 50), (30, 40), (40, 60)]) == [0, 2, 4]
