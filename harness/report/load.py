@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+from collections import Counter
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,6 @@ class Run:
     generations: list[dict[str, Any]]
     verdicts: list[dict[str, Any]]
     variant: str | None = None  # set when one report holds several models of the same method
-
 
     @property
     def run_id(self) -> str:
@@ -109,10 +109,8 @@ def load_runs(patterns: list[str]) -> list[Run]:
             log.warning("two runs of %s: keeping %s, ignoring %s", "/".join(run.key[:3]), keep.path, drop.path)
             run = keep
         latest[run.key] = run
-    per_row: dict[tuple[str, str, str], int] = {}
-    for method, task, backbone, _ in latest:
-        per_row[(method, task, backbone)] = per_row.get((method, task, backbone), 0) + 1
-    for (method, task, backbone, ckpt), run in latest.items():
-        if per_row[(method, task, backbone)] > 1:
-            run.variant = Path(ckpt).name or run.run_id
+    per_row = Counter(key[:3] for key in latest)
+    for key, run in latest.items():
+        if per_row[key[:3]] > 1:
+            run.variant = Path(run.checkpoint).name or run.run_id
     return sorted(latest.values(), key=lambda r: (r.task, r.backbone, r.method))
