@@ -33,6 +33,14 @@ def evaluation_texts(data_dir: str | None, skip: tuple[str, ...] = ("synth",)) -
     return texts
 
 
+def distill_problems(task: Any, splits: list[str], limit: int | None = None) -> list[Any]:
+    """The teacher's problems: trainable splits only, without the MBPP problems that MBPP+ evaluates
+    (111 of MBPP train+validation): distilling those would only feed decontamination."""
+    from nfbench.tasks.training import training_problems
+
+    return [p for s in splits for p in training_problems(task, s)][:limit]
+
+
 def distill(*, teacher: str, task_name: str, splits: list[str], k: int, temperature: float, top_p: float,
             max_new_tokens: int, batch_size: int, limit: int | None, seed: int, sandbox: str,
             data_dir: str | None, keep_all: bool = False) -> tuple[list[SFTExample], dict[str, Any]]:
@@ -45,7 +53,7 @@ def distill(*, teacher: str, task_name: str, splits: list[str], k: int, temperat
         "top_p": top_p, "max_new_tokens": max_new_tokens, "batch_size": batch_size, "seed": seed,
         "sandbox": sandbox, "data_dir": data_dir, "method_config": {"zero_shot": True}})
     task = get_task(task_name)(Path(data_dir) if data_dir else None)
-    problems = [p for s in splits for p in task.problems(s)][:limit]
+    problems = distill_problems(task, splits, limit)
     method = get_method("cot")(cfg, cfg.method_config, task)
     by_id = {p.task_id: p for p in problems}
     kept: list[SFTExample] = []

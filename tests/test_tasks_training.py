@@ -39,3 +39,17 @@ def test_normalise_ignores_docstring_quotes_asserts_case_and_punctuation():
 def test_synth_train_and_validation_are_trainable():
     task = get_task("synth")(n_train=100, n_val=20, n_test=50)
     assert len(training_problems(task, "train")) == 100 and len(training_problems(task, "validation")) == 20
+
+
+def test_distillation_asks_the_teacher_only_about_trainable_problems():
+    # session 2's distillation ran the teacher on MBPP+ problems (Mbpp/605, 618, 635) that
+    # decontamination then dropped: every passing candidate was wasted
+    from nfbench.harness.distill import distill_problems
+
+    mbpp = get_task("mbpp")()
+    plus = {p.task_id for p in get_task("mbpp+")().problems()}
+    asked = distill_problems(mbpp, ["train", "validation"])
+    assert asked and not {p.task_id for p in asked} & plus
+    assert len(distill_problems(mbpp, ["train", "validation"], limit=7)) == 7
+    with pytest.raises(UserError, match="refused"):
+        distill_problems(mbpp, ["test"])
