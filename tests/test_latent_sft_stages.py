@@ -48,6 +48,25 @@ def test_stage1_schedule_trains_the_right_part(stage1, phase, enc, dec):
     assert names and not [n for n, _ in stage1.decoder.named_parameters() if "embed_tokens" in n and "lora_" in n]
 
 
+def test_encoder_scores_the_vocabulary_with_the_lm_head(stage1):
+    """Untied backbone: a latent's distribution is the LM head's softmax (what the stage-2 student and
+    inference produce), not h @ W_in^T, which scores h against the input embeddings."""
+    from nfbench.methods.latent_sft.sequences import encoder_ids, pad_ids
+    from nfbench.methods.latent_sft.stage1 import body
+
+    assert not stage1.decoder.config.tie_word_embeddings
+    ids, lengths = pad_ids([encoder_ids(ex, SP, 2) for ex in EXAMPLES], SP.pad)
+    with torch.no_grad():
+        emb, probs, top = stage1.encode(ids, lengths, SP.compress, top_k=5)
+        from nfbench.methods.latent_sft.masks import additive, induction_mask
+
+        mask = additive(induction_mask(ids, SP.compress, lengths), torch.float32)
+        h = body(stage1.encoder)(input_ids=ids, attention_mask=mask).last_hidden_state[ids == SP.compress]
+        want_p, want_ids = topk_distribution(stage1.decoder.get_output_embeddings()(h), 5)
+    assert torch.equal(top, want_ids) and torch.allclose(probs, want_p, atol=1e-5)
+    assert torch.allclose(emb, mix(want_p, want_ids, stage1.vocab()), atol=1e-5)
+
+
 def test_stage1_learns_on_a_toy_set():
     s1 = Stage1(tiny_llama(), top_k=10, lora_rank=0, lora_alpha=0, lora_dropout=0.0)
     opt = torch.optim.AdamW(s1.set_phase("joint"), lr=3e-3)

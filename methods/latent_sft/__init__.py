@@ -31,6 +31,7 @@ STAGE_ALIASES = {"1": PHASES[:3], "stage1": PHASES[:3], "2": ("stage2",)}
 WEIGHTS = "weights.pt"
 TEACHER = "teacher.pt"
 DEFAULT_MAX_LATENTS = 64
+COLLAPSE_PROBE = 256  # training examples whose latents each stage-1 phase reports N_eff / distinct top-1 on
 
 
 @dataclass
@@ -177,16 +178,19 @@ class LatentSFTMethod(TextMethod):
                     config=trainer_cfg, params=params, seed=cfg.seed)
         result = train_stage(job)
         torch.save(stage1.state_dict(), out / WEIGHTS)
-        return {"stage": phase, "steps": result.steps, **result.last_metrics}
+        from nfbench.methods.latent_sft.stage2 import collapse_stats, teacher_latents
+
+        probe = teacher_latents(stage1, examples[:COLLAPSE_PROBE], sp, k, mc.top_k)  # is the encoder collapsing?
+        stage1.train()
+        return {"stage": phase, "steps": result.steps, **result.last_metrics, **collapse_stats(probe)}
 
     def _train_stage2(self, stage1: Any, examples: list[Any], sp: Any, ckpt: Path, cfg: Any) -> tuple[Any, dict[str, Any]]:
         import copy
 
         from nfbench.harness.trainer import Stage, train_stage
-        from nfbench.methods.latent_sft.decode import effective_global_parallelism
         from nfbench.methods.latent_sft.sequences import stage2_batch
         from nfbench.methods.latent_sft.stage1 import trainable_params, with_lora
-        from nfbench.methods.latent_sft.stage2 import stage2_loss, teacher_latents
+        from nfbench.methods.latent_sft.stage2 import collapse_stats, stage2_loss, teacher_latents
 
         mc, out = self.config, ckpt / "stage2"
         out.mkdir(parents=True, exist_ok=True)
@@ -223,10 +227,7 @@ class LatentSFTMethod(TextMethod):
         result = train_stage(job)
         student = job.model
         student = student.merge_and_unload() if hasattr(student, "merge_and_unload") else student
-        top1 = [int(ids[0]) for _, t in teachers for ids in t]
-        collapse = {"teacher_n_eff": sum(effective_global_parallelism(list(p)) or 0.0 for p, _ in teachers) / len(teachers),
-                    "teacher_distinct_top1": len(set(top1))}  # a collapsed encoder writes the same few tokens
-        return student, {"stage": "stage2", "steps": result.steps, **result.last_metrics, **collapse}
+        return student, {"stage": "stage2", "steps": result.steps, **result.last_metrics, **collapse_stats(teachers)}
 
     # --- generation -------------------------------------------------------------------------------
     def _generate_batch(self, jobs: list[tuple[Problem, int]], seed: int, max_new_tokens: int) -> list[Generation]:

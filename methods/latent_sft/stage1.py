@@ -90,6 +90,10 @@ class Stage1(nn.Module):
     def vocab(self) -> torch.Tensor:
         return self.decoder.get_input_embeddings().weight
 
+    def head(self) -> torch.Tensor:
+        """The decoder's LM-head matrix: scores the encoder's states over the vocabulary (superposition.py)."""
+        return self.decoder.get_output_embeddings().weight
+
     def encode(self, enc_ids: torch.Tensor, enc_lengths: torch.Tensor, compress_id: int, top_k: int | None = None):
         """All latents of a batch in one encoder pass: (embeddings [N, H], probs [N, k], ids [N, k]),
         rows in (sample, chunk) order. top_k: None = the training top-k."""
@@ -97,7 +101,7 @@ class Stage1(nn.Module):
         mask = additive(induction_mask(enc_ids, compress_id, enc_lengths), W.dtype)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.phase != "decoder"):
             h = body(self.encoder)(input_ids=enc_ids, attention_mask=mask).last_hidden_state
-        return superpose(h[enc_ids == compress_id], W, self.top_k if top_k is None else top_k)
+        return superpose(h[enc_ids == compress_id], W, self.top_k if top_k is None else top_k, head=self.head())
 
     def forward(self, batch: dict[str, torch.Tensor], compress_id: int) -> torch.Tensor:
         latents, _, _ = self.encode(batch["enc_ids"], batch["enc_lengths"], compress_id)

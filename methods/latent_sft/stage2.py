@@ -33,6 +33,17 @@ def teacher_latents(stage1: Stage1, examples: list[Example], sp: SpecialIds, k: 
     return out
 
 
+def collapse_stats(teachers: list[Teacher]) -> dict[str, float]:
+    """Mean per-example N_eff of the teacher latents and how many distinct top-1 tokens they use:
+    a collapsed encoder writes the same few tokens with near-uniform weights (N_eff -> top_k)."""
+    from nfbench.methods.latent_sft.decode import effective_global_parallelism
+
+    n_eff = [effective_global_parallelism(list(p)) for p, _ in teachers]
+    n_eff = [x for x in n_eff if x is not None]
+    top1 = {int(ids[0]) for _, t in teachers for ids in t}
+    return {"teacher_n_eff": sum(n_eff) / max(len(n_eff), 1), "teacher_distinct_top1": len(top1)}
+
+
 def stage2_loss(model: nn.Module, batch: dict[str, torch.Tensor], teachers: list[Teacher],
                 ce_weight: float, kl_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
     W = model.get_input_embeddings().weight

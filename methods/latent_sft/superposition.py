@@ -1,5 +1,8 @@
-"""A latent token is a superposition over the vocabulary: softmax(top-k(h W^T)) @ W_topk.
+"""A latent token is a superposition over the vocabulary: softmax(top-k(h U^T)) @ W_topk.
 
+U scores the vocabulary: the LM head, whose softmax is the distribution the model itself reads tokens
+with (and what stage 2's student is trained to reproduce). With tied embeddings U = W, the reference's
+`h @ W^T`; with an untied backbone, h @ W_in^T scores h against vectors it was never trained to match.
 W is the (detached) input-embedding matrix, so a latent always lies in the span of token embeddings;
 gradients reach h (the encoder / the LLM) but never move the vocabulary itself through this path.
 Distributions are kept sparse as (probs [..., k], ids [..., k]); `top_k <= 0` means the whole vocabulary.
@@ -27,10 +30,14 @@ def mix(probs: torch.Tensor, ids: torch.Tensor, W: torch.Tensor) -> torch.Tensor
     return torch.einsum("...k,...kh->...h", probs.to(W.dtype), F.embedding(ids, W))
 
 
-def superpose(h: torch.Tensor, W: torch.Tensor, top_k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Hidden states h [..., H] -> (latent embeddings [..., H], probs [..., k], ids [..., k])."""
+def superpose(h: torch.Tensor, W: torch.Tensor, top_k: int,
+              head: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Final hidden states h [..., H] -> (latent embeddings [..., H], probs [..., k], ids [..., k]).
+
+    head: the LM-head matrix U [V, H] that scores the vocabulary (None: U = W, a tied model)."""
     W = W.detach()
-    probs, ids = topk_distribution(h.to(W.dtype) @ W.T, top_k)
+    U = W if head is None else head.detach()
+    probs, ids = topk_distribution(h.to(U.dtype) @ U.T, top_k)
     return mix(probs, ids, W), probs, ids
 
 
