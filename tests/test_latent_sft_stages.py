@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from nfbench.methods.latent_sft.decode import effective_compression_rate, effective_global_parallelism, think
-from nfbench.methods.latent_sft.sequences import Example, SpecialIds, stage1_batch, stage2_batch
-from nfbench.methods.latent_sft.stage1 import Stage1
+from nfbench.methods.latent_sft.masks import additive, induction_mask
+from nfbench.methods.latent_sft.sequences import Example, SpecialIds, encoder_ids, pad_ids, stage1_batch, stage2_batch
+from nfbench.methods.latent_sft.stage1 import Stage1, body
 from nfbench.methods.latent_sft.stage2 import stage2_loss, teacher_latents
 from nfbench.methods.latent_sft.superposition import mix, topk_distribution
 
@@ -51,15 +52,10 @@ def test_stage1_schedule_trains_the_right_part(stage1, phase, enc, dec):
 def test_encoder_scores_the_vocabulary_with_the_lm_head(stage1):
     """Untied backbone: a latent's distribution is the LM head's softmax (what the stage-2 student and
     inference produce), not h @ W_in^T, which scores h against the input embeddings."""
-    from nfbench.methods.latent_sft.sequences import encoder_ids, pad_ids
-    from nfbench.methods.latent_sft.stage1 import body
-
     assert not stage1.decoder.config.tie_word_embeddings
     ids, lengths = pad_ids([encoder_ids(ex, SP, 2) for ex in EXAMPLES], SP.pad)
     with torch.no_grad():
         emb, probs, top = stage1.encode(ids, lengths, SP.compress, top_k=5)
-        from nfbench.methods.latent_sft.masks import additive, induction_mask
-
         mask = additive(induction_mask(ids, SP.compress, lengths), torch.float32)
         h = body(stage1.encoder)(input_ids=ids, attention_mask=mask).last_hidden_state[ids == SP.compress]
         want_p, want_ids = topk_distribution(stage1.decoder.get_output_embeddings()(h), 5)
