@@ -9,7 +9,6 @@ Two formats, chosen by the backbone:
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from nfbench.harness.errors import UserError
 from nfbench.harness.types import Generation, Problem
 from nfbench.harness.sft_data import SFTExample
 from nfbench.methods.base import BackboneMethod
+from nfbench.tasks.prompting import extract_solution
 
 COT_INSTRUCTION = ("Solve the following Python programming problem. First think step by step about "
                    "how to solve it, then give the complete solution in one ```python code block.")
@@ -33,20 +33,6 @@ class TextConfig:
     zero_shot: bool = False  # use the untrained backbone even if a trained checkpoint exists
     answer_marker: str | None = None  # what ends the reasoning; None = "\n" (compact) or "```" (chat)
     val_max_new_tokens: int = 192  # generation length for validation during training
-
-
-def extract_code(text: str, problem: Problem) -> str:
-    """The program in a chat answer: the first ```python block (or the text), made self-contained:
-    completed onto the problem's stub when it does not define the entry point (HumanEval completion
-    style), else given the stub's imports (models often drop `from typing import List`)."""
-    m = re.search(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|$)", text, re.S)
-    code = (m.group(1) if m else text).strip("\n")
-    stub = problem.prompt if problem.prompt.lstrip().startswith(("def ", "from ", "import ")) else ""
-    if stub and f"def {problem.entry_point}" not in code:
-        return stub + code + "\n"
-    imports = [line for line in stub.split("\ndef ")[0].splitlines() if line.startswith(("import ", "from "))]
-    missing = [line for line in imports if line not in code]
-    return "\n".join(missing + [code]) + "\n"
 
 
 class TextMethod(BackboneMethod):
@@ -92,7 +78,7 @@ class TextMethod(BackboneMethod):
     def solution(self, problem: Problem, answer: str) -> str:
         if self.compact and hasattr(self.task, "parse_answer"):
             return self.task.parse_answer(problem, answer)
-        return extract_code(answer, problem)
+        return extract_solution(problem, answer)
 
     def _prompt_ids(self, text: str) -> list[int]:
         tok = self.backbone.tokenizer

@@ -46,15 +46,14 @@ def build_prompt(problem: Problem, tokenizer: Any = None, *, chat: bool, reasoni
 def extract_solution(problem: Problem, raw_output: str) -> str:
     """The self-contained program in `raw_output`.
 
-    Fenced blocks win (the one defining the entry point, else the last); unfenced text that does not
-    define the entry point is a completion of the problem's code stub, so the stub is prepended.
+    Fenced blocks win (the one defining the entry point, else the last); code that does not define
+    the entry point is a completion of the problem's code stub, so the stub is prepended.
     evalplus's sanitizer then keeps imports and what the entry point reaches, dropping tests/prints.
     """
     code = _fenced(raw_output, problem.entry_point)
-    if code is None:
-        code = raw_output
-        if _defines(problem.prompt, problem.entry_point) and not _defines(code, problem.entry_point, top_level=True):
-            code = problem.prompt + raw_output
+    code = raw_output if code is None else code
+    if _defines(problem.prompt, problem.entry_point) and not _defines(code, problem.entry_point, top_level=True):
+        code = problem.prompt + code  # a body only (fenced or not) completes the stub
     code = _sanitize(code, problem.entry_point)
     # a rewritten function often drops the stub's imports (`from typing import List`): restore them
     missing = [ln for ln in IMPORT_RE.findall(problem.prompt) if ln not in code]
