@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from nfbench.harness.config import RunConfig, TrainConfig, load_config
 from nfbench.harness.errors import UserError
@@ -55,3 +56,15 @@ def test_bad_stage_and_missing_cot_are_user_errors(results_dir):
     cfg = toy_train_config(require_cot_init=True)
     with pytest.raises(UserError, match="nfbench train cot"):
         get_method("latent-sft")(cfg, cfg.method_config).weights_spec()
+
+
+def test_compress_token_starts_from_its_own_token(results_dir):
+    """compress_init_token seeds only <compress> (input and output rows); the think tokens keep eos's."""
+    cfg = toy_train_config(compress_init_token=";")
+    method = get_method("latent-sft")(cfg, cfg.method_config)
+    sp = method.special_ids()
+    tok, model = method.backbone.tokenizer, method.backbone.model
+    semi = tok.convert_tokens_to_ids(";")
+    for emb in (model.get_input_embeddings().weight, model.get_output_embeddings().weight):
+        assert torch.equal(emb[sp.compress], emb[semi])
+        assert torch.equal(emb[sp.think], emb[tok.eos_token_id]) and torch.equal(emb[sp.end_think], emb[tok.eos_token_id])

@@ -55,6 +55,10 @@ class LatentSFTConfig:
     kl_weight: float = 1.0
     require_cot_init: bool = True  # refuse to start from a raw backbone (the paper starts from SFT)
     init_token: str | None = None  # new tokens' embeddings copy this token's (None = eos)
+    # the compress token's start (None: init_token). A CoT-model encoder reads each compress token as
+    # this token, so its first latents are the CoT model's predictions after it: from the chain
+    # separator they are the chain's digits, from eos they say nothing about the chain
+    compress_init_token: str | None = None
     # inference
     max_latents: int | None = None  # latent steps before `</think>` is forced (None: 2x the most in training)
     val_max_new_tokens: int = 96
@@ -77,7 +81,9 @@ class LatentSFTMethod(TextMethod):
         if getattr(self, "_ids", None) is None:
             from nfbench.harness.backbone import add_special_tokens
 
-            think, end, compress = add_special_tokens(self.backbone, list(SPECIAL), init_from=self.config.init_token)
+            think, end = add_special_tokens(self.backbone, list(SPECIAL[:2]), init_from=self.config.init_token)
+            [compress] = add_special_tokens(self.backbone, [SPECIAL[2]],
+                                            init_from=self.config.compress_init_token or self.config.init_token)
             self._ids = SpecialIds(think, end, compress, self.backbone.tokenizer.pad_token_id)
         return self._ids
 
