@@ -4,6 +4,8 @@ KV cache of the previous ones, in training too, and gradients flow through the w
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from transformers import DynamicCache
 
@@ -22,13 +24,15 @@ def positions(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
-def latent_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   latent_id: int) -> tuple[torch.Tensor, int]:
+def latent_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, latent_id: int,
+                   edit_thought: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, int]:
     """Logits (B, L, V) of sequences whose `latent_id` slots hold continuous thoughts.
 
     Every row's latents must be contiguous and start in the same column (coconut_curriculum.collate
-    aligns them). Returns the logits and the number of sequential passes made.
+    aligns them). Returns the logits and the number of sequential passes made. `edit_thought` (probes
+    only, e.g. zeroing or shuffling the thoughts) maps each [B, 1, D] thought before it is fed back.
     """
+    edit = edit_thought or (lambda thought: thought)
     embed = getattr(model, "module", model).get_input_embeddings()  # under DDP the model is wrapped
     tokens = embed(input_ids)
     is_latent = input_ids == latent_id
@@ -46,13 +50,13 @@ def latent_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
     logits, hidden = _pass(model, tokens[:, :start], attention_mask[:, :start], pos[:, :start], cache)
     chunks, thought = [logits], hidden[:, -1:]
     for col in range(start, start + n_max - 1):  # one pass per latent but the last
-        x = torch.where(is_latent[:, col, None, None], thought, tokens[:, col:col + 1])
+        x = torch.where(is_latent[:, col, None, None], edit(thought), tokens[:, col:col + 1])
         logits, hidden = _pass(model, x, attention_mask[:, :col + 1], pos[:, col:col + 1], cache)
         chunks.append(logits)
         thought = hidden[:, -1:]
     # the last latent needs no feedback from its own output, so it goes with everything after it
     col = start + n_max - 1
-    last = torch.where(is_latent[:, col, None, None], thought, tokens[:, col:col + 1])
+    last = torch.where(is_latent[:, col, None, None], edit(thought), tokens[:, col:col + 1])
     x = torch.cat([last, tokens[:, col + 1:]], 1)
     chunks.append(_pass(model, x, attention_mask, pos[:, col:], cache)[0])
     return torch.cat(chunks, 1), n_max + 1

@@ -95,3 +95,16 @@ def test_inference_prefix_matches_training_forward(model):
         seq = torch.cat([ids, torch.tensor([[IDS["bot"]] + [IDS["latent"]] * k + [IDS["eot"]]] * 2)], 1)
         reference = recompute_forward(model, seq, state.attention_mask, IDS["latent"])[:, -1]
         assert torch.allclose(out.logits, reference, atol=1e-5), k
+
+
+def test_edit_thought_reaches_only_positions_after_the_first_latent(model):
+    """The probe hook (benchmarks/coconut_thought_probe.py): zeroed thoughts change what follows the
+    first latent and nothing before it; the identity edit changes nothing."""
+    ids, mask, _ = make_batch([2, 3])
+    plain, _ = latent_forward(model, ids, mask, IDS["latent"])
+    same, _ = latent_forward(model, ids, mask, IDS["latent"], edit_thought=lambda t: t)
+    zeroed, _ = latent_forward(model, ids, mask, IDS["latent"], edit_thought=torch.zeros_like)
+    start = int((ids == IDS["latent"]).float().argmax(1).min())
+    assert torch.equal(plain, same)
+    assert torch.allclose(plain[:, :start], zeroed[:, :start])
+    assert not torch.allclose(plain[:, start:], zeroed[:, start:], atol=1e-4)
