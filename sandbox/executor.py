@@ -4,19 +4,23 @@
         for verdict in sb.execute(jobs):       # jobs: (Problem, sample_idx, program text)
             ...
 
-Scheduling: evalplus problems whose expected outputs are not cached get a ground-truth job first
-(highest priority, computed in parallel in the sandbox); a problem's samples are queued as soon as
-its ground truth is known, the slowest problems first, so that both cores stay busy to the end.
+Scheduling: problems whose ground truth is not cached get a ground-truth job first (highest
+priority, computed in parallel in the sandbox): evalplus problems their expected outputs and times,
+assert problems their reference's seconds per assert (their per-assert limits scale with it, as
+evalplus's do). A problem's samples are queued as soon as its ground truth is known, the slowest
+problems first, so that both cores stay busy to the end.
 """
 from __future__ import annotations
 
 import atexit
 import itertools
+import json
 import os
 import pickle
 import queue
 import sys
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +29,7 @@ from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem, Verdict
 from nfbench.sandbox import image as sandbox_image
 from nfbench.sandbox.expected import load_cached, payload, problem_key, store_expected
-from nfbench.sandbox.schedule import PHASES, GroundTruth, Pending, chunks, split
+from nfbench.sandbox.schedule import PHASES, GroundTruth, Pending, assert_limits, chunks, split
 from nfbench.sandbox.workers import Limits, WorkerLost, WorkerProc, remove_stale
 
 LOCAL_WARNING = """
@@ -37,6 +41,7 @@ LOCAL_WARNING = """
 ######################################################################################
 """
 _STOP = (9, 0.0, 0, None)
+TRACE = os.environ.get("NFBENCH_SANDBOX_TRACE")
 
 
 class Sandbox:
@@ -121,18 +126,24 @@ class Sandbox:
         truths: dict[str, GroundTruth] = {}
         pending: dict[tuple[str, int], Pending] = {}
         deadlines: dict[str, dict[str, float]] = {}
+        timed: dict[str, dict[str, dict]] = {}  # assert problems: per-phase limits {"load", "tests"}
+        referencing: set[str] = set()  # assert problems whose reference is being timed
         retries: Counter = Counter()
 
-        def release(key: str, expected: dict | None) -> None:
+        def release(key: str, expected: dict | None, ref: dict | None = None) -> None:
             """Queue a problem's sample checks, the slowest chunks first."""
             payloads[key] = pickle.dumps(payload(problems[key], expected), protocol=5)
             spec = problems[key].tests
             ranges = {p: chunks(expected[f"{p}_time"]) for p in PHASES} if expected else \
                 {p: [(0, len(t))] for p, t in (("base", spec.asserts), ("plus", spec.plus_asserts)) if t or p == "base"}
             budget = {p: self._phase_budget(expected, p) for p in ranges} if expected else {}
-            n_tests = {"base": len(spec.asserts), "plus": len(spec.plus_asserts)}
-            deadlines[key] = {p: budget[p] + 30 if expected else self.limits.assert_time_limit * (n_tests[p] + 1) + 30
-                              for p in ranges}  # host-side watchdog; the worker enforces the real limits
+            if not expected:
+                lim = self.limits
+                timed[key] = {p: assert_limits((ref or {}).get(p), len(spec.asserts if p == "base" else spec.plus_asserts),
+                                               lim.assert_time_limit, lim.gt_time_limit_factor) for p in ranges}
+            # host-side watchdog, 30 s past the worker's own kill time (the worker enforces the limits)
+            deadlines[key] = {p: budget[p] + 30 if expected else timed[key][p]["load"] + sum(timed[key][p]["tests"]) + 31
+                              for p in ranges}
             for idx, code in samples[key]:
                 pending[(key, idx)] = Pending({p: len(r) for p, r in ranges.items()}, budget)
                 for phase, rs in ranges.items():
@@ -146,9 +157,20 @@ class Sandbox:
                 work.put((0, 0.0, next(seq), ("gt", key, None, phase, a, b, None)))
                 self._left[f"gt:{key}"] += 1
 
+        def ask_reference(key: str) -> None:
+            work.put((0, 0.0, next(seq), ("gt", key, None, "all", 0, 0, None)))
+            self._left[f"gt:{key}"] += 1
+
         for key, problem in problems.items():
             if problem.tests.kind != "evalplus":
-                release(key, None)
+                if not problem.canonical_solution.strip():
+                    release(key, None)  # nothing to time: fixed limits
+                elif (ref := load_cached(key)) is not None:
+                    release(key, None, ref)
+                else:
+                    payloads[f"gt:{key}"] = pickle.dumps(payload(problem, None, reference=True), protocol=5)
+                    referencing.add(key)
+                    ask_reference(key)
             elif (expected := load_cached(key)) is not None:
                 release(key, expected)
             else:
@@ -161,7 +183,7 @@ class Sandbox:
                 if truths[key].complete():
                     release(key, store_expected(key, truths[key].expected()))
 
-        threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads, deadlines),
+        threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads, deadlines, timed),
                                     daemon=True)
                    for slot in range(len(self._pool))]
         for t in threads:
@@ -170,6 +192,18 @@ class Sandbox:
         try:
             while remaining:
                 (op, key, idx, phase, lo, hi, _), reply = results.get()
+                if op == "gt" and key in referencing:
+                    if "lost" in reply and retries[key] < 2:
+                        retries[key] += 1
+                        ask_reference(key)
+                        continue
+                    referencing.discard(key)
+                    ref = reply.get("ref_times")
+                    ref = ref if isinstance(ref, dict) else None  # failed or lost: fixed limits
+                    if ref and all(isinstance(r, dict) and r.get("status") == "pass" for r in ref.values()):
+                        store_expected(key, ref)  # only a reference that passed everything is cached
+                    release(key, None, ref)
+                    continue
                 if op == "gt":
                     if key not in truths:
                         continue  # the problem already failed
@@ -211,7 +245,7 @@ class Sandbox:
                 t.join(timeout=60)
 
     def _serve(self, slot: int, work: queue.PriorityQueue, results: queue.Queue, payloads: dict[str, bytes],
-               deadlines: dict[str, dict[str, float]]) -> None:
+               deadlines: dict[str, dict[str, float]], timed: dict[str, dict[str, dict]]) -> None:
         while True:
             item = work.get()
             if item[-1] is None or self._closed.is_set():
@@ -232,6 +266,10 @@ class Sandbox:
             worker.prepare(msg, pkey, payloads[pkey], finished)
             if op == "check":
                 msg["code"] = code
+                if key in timed:
+                    lim = timed[key][phase]
+                    msg["opts"]["assert_limits"] = {"load": lim["load"], "tests": lim["tests"][lo:hi]}
+            t0 = time.perf_counter()
             try:
                 timeout = self.limits.gt_timeout + 30 if op == "gt" else deadlines[key][phase]
                 reply = worker.call(msg, timeout)
@@ -239,7 +277,17 @@ class Sandbox:
                 reply = {"lost": e.status, "detail": e.detail}
                 if slot < len(self._pool):
                     self._pool[slot] = self._spawn()
+            if TRACE:  # where the time goes: NFBENCH_SANDBOX_TRACE=file.jsonl
+                self._trace(slot, job, t0, reply, len(msg.get("problem", b"")))
             results.put((job, reply))
+
+    def _trace(self, slot: int, job: tuple, t0: float, reply: dict, sent: int) -> None:
+        op, key, idx, phase, lo, hi, _ = job
+        row = {"slot": slot, "op": op, "key": key[:8], "idx": idx, "phase": phase, "lo": lo, "hi": hi,
+               "t0": round(t0, 4), "t1": round(time.perf_counter(), 4), "payload_bytes": sent,
+               "child_s": reply.get("seconds"), "load_s": reply.get("load_s"), "worker_s": reply.get("worker_s")}
+        with self._lock, open(TRACE, "a") as f:
+            f.write(json.dumps(row) + "\n")
 
     def _phase_budget(self, expected: dict, phase: str) -> float:
         """evalplus's time-out for one phase's process: min(60, sum of per-test limits) + 2."""

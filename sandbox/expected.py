@@ -1,7 +1,9 @@
-"""What a worker needs to check one problem, and the host-side cache of evalplus ground truth.
+"""What a worker needs to check one problem, and the host-side cache of its ground truth.
 
-Expected outputs are computed by the canonical solution inside the sandbox (in parallel, once per
-problem content) and cached under ~/.cache/nfbench/expected/ (NFBENCH_CACHE_DIR overrides the root).
+Ground truth: for evalplus problems the expected outputs and reference times; for assert problems
+the reference solution's seconds per assert (the per-assert limits scale with them). Both are
+computed by the canonical solution inside the sandbox (in parallel, once per problem content) and
+cached under ~/.cache/nfbench/expected/ (NFBENCH_CACHE_DIR overrides the root).
 The host never unpickles outputs: they stay compressed pickles that only workers open; the host
 keeps them as bytes next to the reference times, and reads its cache with a data-only unpickler.
 """
@@ -64,12 +66,13 @@ def problem_key(problem: Problem) -> str:
     return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
 
 
-def payload(problem: Problem, expected: dict | None) -> dict:
-    """The problem as the worker sees it (sent once per worker)."""
+def payload(problem: Problem, expected: dict | None, reference: bool = False) -> dict:
+    """The problem as the worker sees it (sent once per worker); `reference`: with the canonical
+    solution, for the job that times it (checks of untrusted samples never see it)."""
     t = problem.tests
     if t.kind == "asserts":
         return {"kind": "asserts", "setup": t.setup, "asserts": list(t.asserts),
-                "plus_asserts": list(t.plus_asserts)}
+                "plus_asserts": list(t.plus_asserts), **({"canonical": problem.canonical_solution} if reference else {})}
     return {"kind": "evalplus", "dataset": t.dataset, "entry_point": problem.entry_point,
             "atol": t.atol, "canonical": problem.canonical_solution,
             # list(): Mbpp/793's plus_input is an empty dict in MBPP+ v0.2.0

@@ -95,3 +95,17 @@ class Pending:
             return {"status": "timeout", "fail_test": None, "seconds": seconds,
                     "detail": f"tests took {seconds:.1f}s in all, over the phase limit"}
         return {"status": "pass", "fail_test": None, "detail": "", "seconds": seconds}
+
+
+def assert_limits(ref: dict | None, n_tests: int, fixed: float, factor: float) -> dict:
+    """Per-assert time limits of one phase of an assert problem: max(fixed, factor x the reference's
+    seconds), like evalplus's per-input limits; what the reference did not pass gets `fixed`.
+    `ref` is {"load": seconds | None, "tests": [seconds of the asserts it passed, in order]}."""
+    def scaled(t) -> float:
+        ok = isinstance(t, (int, float)) and 0 <= t < float("inf")
+        return max(fixed, factor * t) if ok else fixed
+
+    ref = ref if isinstance(ref, dict) else {}
+    times = ref.get("tests") if isinstance(ref.get("tests"), list) else []
+    return {"load": scaled(ref.get("load")),
+            "tests": [scaled(times[i]) if i < len(times) else fixed for i in range(n_tests)]}

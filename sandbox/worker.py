@@ -67,30 +67,44 @@ def _evalplus_child(*args) -> None:
     unsafe_execute(*args)
 
 
-def _asserts_child(code, setup, tests, limit, stat, details, progress) -> None:
+def _asserts_child(code, setup, tests, limits, load_limit, times, stat, details, progress) -> None:
+    """The program, then `setup`, then each assert under its own limit; times[0] gets the load's
+    seconds and times[i + 1] assert i's (read back by the reference-timing job)."""
     _child_prologue()
     with ep_utils.create_tempdir():
+        cleanup = shutil.rmtree, os.rmdir, os.chdir  # what leaving the tempdir needs, after the guard
         ep_utils.reliability_guard(maximum_memory_bytes=query_maximum_memory_bytes())
-        env: dict = {}
         try:
-            with _patched_time_limit(limit), ep_utils.swallow_io():
-                exec(compile(code, "<solution>", "exec"), env)
-                exec(compile(setup, "<setup>", "exec"), env)
+            _run_asserts_guarded(code, setup, tests, limits, load_limit, times, stat, details, progress)
+        finally:
+            shutil.rmtree, os.rmdir, os.chdir = cleanup
+
+
+def _run_asserts_guarded(code, setup, tests, limits, load_limit, times, stat, details, progress) -> None:
+    env: dict = {}
+    try:
+        t0 = time.perf_counter()
+        with _patched_time_limit(load_limit), ep_utils.swallow_io():
+            exec(compile(code, "<solution>", "exec"), env)
+            exec(compile(setup, "<setup>", "exec"), env)
+        times[0] = time.perf_counter() - t0
+    except BaseException:
+        stat.value = _FAILED
+        return
+    for i, test in enumerate(tests):
+        try:
+            t0 = time.perf_counter()
+            with _patched_time_limit(limits[i]), ep_utils.swallow_io():
+                exec(compile(test, f"<test {i}>", "exec"), env)
+            times[i + 1] = time.perf_counter() - t0
         except BaseException:
+            details[i] = False
+            progress.value += 1
             stat.value = _FAILED
             return
-        for i, test in enumerate(tests):
-            try:
-                with _patched_time_limit(limit), ep_utils.swallow_io():
-                    exec(compile(test, f"<test {i}>", "exec"), env)
-            except BaseException:
-                details[i] = False
-                progress.value += 1
-                stat.value = _FAILED
-                return
-            details[i] = True
-            progress.value += 1
-        stat.value = _SUCCESS
+        details[i] = True
+        progress.value += 1
+    stat.value = _SUCCESS
 
 
 def _oom_kills() -> int:
@@ -157,7 +171,7 @@ def _run_child(target, args, n_tests: int, timeout: float) -> dict:
 
 def check_evalplus(prob: dict, code: str, phase: str, lo: int, hi: int, opts: dict) -> dict:
     """Tests lo..hi-1 of a phase (all of them unless the host split a slow phase into chunks)."""
-    expected = prob["expected"][phase]
+    expected = expected_outputs(prob, phase)
     limits = [max(opts["min_time_limit"], opts["gt_time_limit_factor"] * t)
               for t in prob["expected"][f"{phase}_time"]]
     # evalplus: min(EVALPLUS_TIMEOUT_PER_TASK=60, sum(limits)) + 1, then join(timeout + 1); a chunk
@@ -171,10 +185,38 @@ def check_evalplus(prob: dict, code: str, phase: str, lo: int, hi: int, opts: di
     return _run_child(_evalplus_child, args, hi - lo, timeout)
 
 
+def _run_asserts(code: str, setup: str, tests: list[str], limits: list[float], load_limit: float,
+                 timeout: float | None = None) -> tuple:
+    times = CTX.Array("d", [-1.0] * (len(tests) + 1))
+    timeout = load_limit + sum(limits) + 1 if timeout is None else timeout
+    out = _run_child(_asserts_child, (code, setup, tests, limits, load_limit, times), len(tests), timeout)
+    return out, list(times)
+
+
 def check_asserts(prob: dict, code: str, phase: str, lo: int, hi: int, opts: dict) -> dict:
+    """Per-assert limits come from the host (reference-timed, see executor.assert_limits); without
+    them every assert and the program's load get the fixed `assert_time_limit`."""
     tests = (prob["asserts"] if phase == "base" else prob["plus_asserts"])[lo:hi]
-    limit = opts["assert_time_limit"]
-    return _run_child(_asserts_child, (code, prob["setup"], tests, limit), len(tests), limit * (len(tests) + 1) + 1)
+    fixed = opts["assert_time_limit"]
+    lim = opts.get("assert_limits") or {"load": fixed, "tests": [fixed] * len(tests)}
+    return _run_asserts(code, prob["setup"], tests, lim["tests"], lim["load"])[0]
+
+
+def reference_times(prob: dict, opts: dict) -> dict:
+    """Time the reference solution's load and each of its asserts, phase by phase, in the same child
+    as a check (per assert at most `timeout_per_task`). Only what passed is timed: the host gives
+    the rest the fixed limit."""
+    cap = opts["timeout_per_task"]
+    out: dict = {}
+    for phase, tests in (("base", prob["asserts"]), ("plus", prob["plus_asserts"])):
+        if not tests and phase == "plus":
+            continue
+        res, times = _run_asserts(prob["canonical"], prob["setup"], tests, [cap] * len(tests), cap,
+                                  timeout=min(cap * (len(tests) + 1) + 1, opts["gt_timeout"] / 2))
+        passed = len(tests) if res["status"] == "pass" else res["fail_test"] or 0
+        out[phase] = {"load": times[0] if times[0] >= 0 else None, "tests": times[1:1 + passed],
+                      "status": res["status"]}
+    return {"ref_times": out}
 
 
 def _gt_child(prob: dict, phase: str, lo: int, hi: int, budget: float, conn) -> None:
@@ -223,12 +265,29 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
     return {"times": json.loads(data[1:]), "gt_bytes": blob}
 
 
-def materialize(prob: dict) -> dict:
-    """Unpack the expected outputs of a check payload: {phase: [(lo, blob), ...]} -> one list."""
-    exp = prob.get("expected") or {}
-    for phase, blobs in exp.pop("blobs", {}).items():
-        exp[phase] = [out for _, blob in sorted(blobs) for out in pickle.loads(zlib.decompress(blob))]
-    return prob
+def expected_outputs(prob: dict, phase: str) -> list:
+    """A phase's expected outputs, unpacked on first use: {phase: [(lo, blob), ...]} -> one list.
+    Only the phase a job checks is unpacked (Mbpp/255's plus outputs take ~5 s and 1.3 GB)."""
+    exp = prob["expected"]
+    if phase not in exp:
+        with frozen_after():
+            exp[phase] = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in
+                          pickle.loads(zlib.decompress(blob))]
+    return exp[phase]
+
+
+class frozen_after:
+    """Unpickle big data with the cyclic GC off (it would rescan the growing heap again and again),
+    then freeze the heap: GC in the worker and in its forked children (which would otherwise touch,
+    and so copy, every inherited page) skips it. Freed data is still freed by reference counting."""
+
+    def __enter__(self):
+        gc.disable()
+
+    def __exit__(self, *exc):
+        gc.collect(1)  # young cycles only: cheap, and nothing but the worker's own garbage
+        gc.freeze()
+        gc.enable()
 
 
 def _descendants() -> list[int]:
@@ -315,16 +374,22 @@ CHECKS = {"evalplus": check_evalplus, "asserts": check_asserts}
 def handle(msg: dict, problems: dict) -> dict:
     """One job: the ground truth of, or one solution's check on, tests lo..hi-1 of one phase."""
     for old in msg.get("evict", ()):
-        problems.pop(old, None)
-    if msg.get("evict"):
-        gc.collect()  # give the memory back before the next fork
+        problems.pop(old, None)  # reference counting frees it at once (payloads are acyclic data)
     key = ("gt:" if msg["op"] == "gt" else "") + msg["key"]  # a check's payload has the expected outputs
+    t0 = time.perf_counter()
     if "problem" in msg:
-        problems[key] = materialize(pickle.loads(msg["problem"]))  # pickled once on the host
+        with frozen_after():
+            problems[key] = pickle.loads(msg["problem"])  # pickled once on the host
+    load_s = time.perf_counter() - t0
     prob = problems[key]
-    if msg["op"] == "gt":
-        return ground_truth(prob, msg["phase"], msg["lo"], msg["hi"], msg["opts"])
-    return CHECKS[prob["kind"]](prob, msg["code"], msg["phase"], msg["lo"], msg["hi"], msg["opts"])
+    if msg["op"] == "gt" and prob["kind"] == "asserts":
+        reply = reference_times(prob, msg["opts"])
+    elif msg["op"] == "gt":
+        reply = ground_truth(prob, msg["phase"], msg["lo"], msg["hi"], msg["opts"])
+    else:
+        reply = CHECKS[prob["kind"]](prob, msg["code"], msg["phase"], msg["lo"], msg["hi"], msg["opts"])
+    reply["load_s"] = round(load_s, 5)
+    return reply
 
 
 def send(out, reply: dict) -> None:
@@ -359,13 +424,16 @@ def main() -> None:
         body = _read_exact(proto_in, struct.unpack(">I", head)[0])
         if body is None:
             break
+        t0 = time.perf_counter()
         msg = pickle.loads(body)
         try:
             reply = handle(msg, problems)
         except Exception as e:  # a bug here must not take the worker down
             reply = {"error": f"worker: {type(e).__name__}: {e}"[:500]}
+        t1 = time.perf_counter()
         sweep()
         reply["id"] = msg["id"]
+        reply["worker_s"] = [round(t1 - t0, 5), round(time.perf_counter() - t1, 5)]  # job, sweep (for tracing)
         send(proto_out, reply)
 
 

@@ -198,10 +198,12 @@ def test_nothing_survives_a_job(sandbox_image):
 
 
 def test_dead_container_is_replaced(sandbox_image):
-    slow = in_f("import time\ntime.sleep(1.5)")
-    with Sandbox(workers=1, **LIMITS) as sb:
+    # the sample sleeps well inside its limit and well past the kill, so the kill lands mid-job
+    # whatever the machine's load (the reference-timing job of SQUARE runs first)
+    slow = in_f("import time\ntime.sleep(6)")
+    with Sandbox(workers=1, **{**LIMITS, "assert_time_limit": 10.0}) as sb:
         name = sb._pool[0].name
-        killer = subprocess.Popen(["bash", "-c", f"sleep 1.5; docker kill {name}"],
+        killer = subprocess.Popen(["bash", "-c", f"sleep 2; docker kill {name}"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         got = _verdicts(sb, [(SQUARE, 0, slow), (SQUARE, 1, SQUARE.canonical_solution)])
         killer.wait()
