@@ -1,7 +1,7 @@
 """Do a coconut checkpoint's continuous thoughts carry information? Teacher-forced loss on synth
 validation sequences at a curriculum stage, with the thoughts as computed, zeroed, or shuffled across
-the batch; the first target token (the first value the removed steps would have written) is reported
-on its own. Equal losses mean the model ignores its thoughts.
+the batch. The first target token is reported on its own: at a stage that leaves text steps it is the
+first value the removed steps decide (ln 10 = no information). Equal losses: the thoughts are ignored.
 
     python benchmarks/coconut_thought_probe.py CHECKPOINT [--stages 1,4] [--n 128] [--steps 4]
 """
@@ -61,7 +61,7 @@ def main() -> None:
             ce, target, index = token_losses(model, batch, ids["latent"], probe)
             first = ce[target & (index == 0)]
             print(f"stage {stage} thoughts {name:11s}: loss {ce[target].mean():.4f}, first target token "
-                  f"loss {first.mean():.3f} (ln 10 = 2.303: no information about the value)")
+                  f"loss {first.mean():.3f}")
         print(f"stage {stage}: mean thought norm {sum(norms) / max(1, len(norms)):.2f}")
 
 
