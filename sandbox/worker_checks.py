@@ -1,0 +1,285 @@
+"""The checking side of the sandbox worker: each check (and each ground-truth computation) runs in
+its own forked child with evalplus's own `unsafe_execute` / `reliability_guard`, so verdicts follow
+evalplus 0.3.1 exactly; `_run_child` classifies how the child ended (pass, fail, timeout, oom, error).
+
+Standard library + numpy + psutil + the shipped evalplus files only: this file runs in the image,
+next to worker.py (the protocol loop and the cleanup between jobs).
+"""
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing as mp
+import os
+import pickle
+import shutil
+import signal
+import time
+import zlib
+from copy import deepcopy
+
+from evalplus.eval import _FAILED, _SUCCESS, _UNKNOWN, is_floats, query_maximum_memory_bytes, unsafe_execute
+from evalplus.eval import utils as ep_utils
+from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
+
+CTX = mp.get_context("fork")
+PROTO_FDS: list[int] = []  # closed first thing in every child: untrusted code must not talk to the host
+TIMED_OUT = CTX.Value("i", 0)  # set by the per-test alarm, so a timeout is told apart from a wrong answer
+
+
+def _patched_time_limit(seconds: float):
+    """evalplus's `time_limit`, but remembering that it fired (evalplus reports it as a plain fail)."""
+    real = ep_utils.time_limit(seconds)
+
+    class _Flagging:
+        def __enter__(self):
+            return real.__enter__()
+
+        def __exit__(self, typ, exc, tb):
+            if typ is ep_utils.TimeoutException:
+                TIMED_OUT.value = 1
+            return real.__exit__(typ, exc, tb)
+
+    return _Flagging()
+
+
+def _child_prologue() -> None:
+    for fd in PROTO_FDS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _evalplus_child(*args) -> None:
+    _child_prologue()
+    import evalplus.eval as ep
+
+    ep.time_limit = _patched_time_limit
+    unsafe_execute(*args)
+
+
+def _asserts_child(code, setup, tests, limits, load_limit, times, stat, details, progress) -> None:
+    """The program, then `setup`, then each assert under its own limit; times[0] gets the load's
+    seconds and times[i + 1] assert i's (read back by the reference-timing job)."""
+    _child_prologue()
+    with ep_utils.create_tempdir():
+        cleanup = shutil.rmtree, os.rmdir, os.chdir  # what leaving the tempdir needs, after the guard
+        ep_utils.reliability_guard(maximum_memory_bytes=query_maximum_memory_bytes())
+        try:
+            _run_asserts_guarded(code, setup, tests, limits, load_limit, times, stat, details, progress)
+        finally:
+            shutil.rmtree, os.rmdir, os.chdir = cleanup
+
+
+def _run_asserts_guarded(code, setup, tests, limits, load_limit, times, stat, details, progress) -> None:
+    env: dict = {}
+    try:
+        t0 = time.perf_counter()
+        with _patched_time_limit(load_limit), ep_utils.swallow_io():
+            exec(compile(code, "<solution>", "exec"), env)
+            exec(compile(setup, "<setup>", "exec"), env)
+        times[0] = time.perf_counter() - t0
+    except BaseException:
+        stat.value = _FAILED
+        return
+    for i, test in enumerate(tests):
+        try:
+            t0 = time.perf_counter()
+            with _patched_time_limit(limits[i]), ep_utils.swallow_io():
+                exec(compile(test, f"<test {i}>", "exec"), env)
+            times[i + 1] = time.perf_counter() - t0
+        except BaseException:
+            details[i] = False
+            progress.value += 1
+            stat.value = _FAILED
+            return
+        details[i] = True
+        progress.value += 1
+    stat.value = _SUCCESS
+
+
+def _oom_kills() -> int:
+    """The container's OOM-kill counter (cgroup v1 or v2); -1 where it cannot be read."""
+    for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+                      ("/sys/fs/cgroup/memory.events", "oom_kill")):
+        try:
+            for line in open(path):
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+        except OSError:
+            continue
+    return -1
+
+
+def _run_child(target, args, n_tests: int, timeout: float) -> dict:
+    """Fork one checking child, wait at most `timeout`, and classify what happened.
+
+    Mirrors evalplus's `untrusted_check` (shared-memory status, progress and per-test details) and
+    refines its statuses: evalplus calls a per-test timeout "fail" and a crash "timeout".
+    """
+    stat = CTX.Value("i", _UNKNOWN)
+    details = CTX.Array("b", [False] * n_tests)
+    progress = CTX.Value("i", 0)
+    TIMED_OUT.value = 0
+    ooms = _oom_kills()
+    p = CTX.Process(target=target, args=(*args, stat, details, progress))
+    t0 = time.monotonic()
+    p.start()
+    p.join(timeout)
+    killed = p.is_alive()
+    if killed:
+        p.kill()
+        p.join()
+    elapsed = time.monotonic() - t0
+    done, status = progress.value, stat.value
+    det = list(details[:done])
+    first_bad = next((i for i, ok in enumerate(det) if not ok), None)
+    out = {"status": "pass", "fail_test": None, "detail": "", "seconds": elapsed,
+           "evalplus_status": {_SUCCESS: "pass", _FAILED: "fail"}.get(status, "timeout")}
+    if status == _SUCCESS and len(det) == n_tests and all(det):
+        return out
+    out["fail_test"] = first_bad if first_bad is not None else min(done, max(n_tests - 1, 0))
+    if status == _SUCCESS:
+        out["evalplus_status"] = "fail"
+    if killed:
+        out.update(status="timeout", detail=f"killed after {timeout:.1f}s")
+    elif status == _FAILED and TIMED_OUT.value:
+        out.update(status="timeout", detail="test exceeded its time limit")
+    elif status == _FAILED and done == 0:
+        out.update(status="error", detail="the program failed before the first test", fail_test=0)
+    elif status == _UNKNOWN:
+        code = p.exitcode
+        if code == -signal.SIGKILL and ooms >= 0 and _oom_kills() > ooms:
+            out.update(status="oom", detail="killed by the out-of-memory killer")
+        else:
+            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            out.update(status="error", detail=f"the process ended before reporting ({how})")
+    else:
+        out.update(status="fail")
+    return out
+
+
+def check_evalplus(prob: dict, code: str, phase: str, lo: int, hi: int, opts: dict) -> dict:
+    """Tests lo..hi-1 of a phase (all of them unless the host split a slow phase into chunks)."""
+    expected = expected_outputs(prob, phase)
+    limits = [max(opts["min_time_limit"], opts["gt_time_limit_factor"] * t)
+              for t in prob["expected"][f"{phase}_time"]]
+    # evalplus: min(EVALPLUS_TIMEOUT_PER_TASK=60, sum(limits)) + 1, then join(timeout + 1); a chunk
+    # gets the whole phase's budget and the host checks the chunks' summed time against it
+    timeout = min(opts["timeout_per_task"], sum(limits)) + 2
+    atol = prob["atol"]
+    if atol == 0 and any(is_floats(e) for e in expected[:lo]):
+        atol = 1e-6  # what unsafe_execute would have switched to while running the earlier tests
+    args = (prob["dataset"], prob["entry_point"], code, prob[f"{phase}_inputs"][lo:hi], expected[lo:hi],
+            limits[lo:hi], atol, True)
+    return _run_child(_evalplus_child, args, hi - lo, timeout)
+
+
+def _run_asserts(code: str, setup: str, tests: list[str], limits: list[float], load_limit: float,
+                 timeout: float | None = None) -> tuple:
+    times = CTX.Array("d", [-1.0] * (len(tests) + 1))
+    timeout = load_limit + sum(limits) + 1 if timeout is None else timeout
+    out = _run_child(_asserts_child, (code, setup, tests, limits, load_limit, times), len(tests), timeout)
+    return out, list(times)
+
+
+def check_asserts(prob: dict, code: str, phase: str, lo: int, hi: int, opts: dict) -> dict:
+    """Per-assert limits come from the host (reference-timed, see executor.assert_limits); without
+    them every assert and the program's load get the fixed `assert_time_limit`."""
+    tests = (prob["asserts"] if phase == "base" else prob["plus_asserts"])[lo:hi]
+    fixed = opts["assert_time_limit"]
+    lim = opts.get("assert_limits") or {"load": fixed, "tests": [fixed] * len(tests)}
+    return _run_asserts(code, prob["setup"], tests, lim["tests"], lim["load"])[0]
+
+
+def reference_times(prob: dict, opts: dict) -> dict:
+    """Time the reference solution's load and each of its asserts, phase by phase, in the same child
+    as a check (per assert at most `timeout_per_task`). Only what passed is timed: the host gives
+    the rest the fixed limit."""
+    cap = opts["timeout_per_task"]
+    out: dict = {}
+    for phase, tests in (("base", prob["asserts"]), ("plus", prob["plus_asserts"])):
+        if not tests and phase == "plus":
+            continue
+        res, times = _run_asserts(prob["canonical"], prob["setup"], tests, [cap] * len(tests), cap,
+                                  timeout=min(cap * (len(tests) + 1) + 1, opts["gt_timeout"] / 2))
+        passed = len(tests) if res["status"] == "pass" else res["fail_test"] or 0
+        out[phase] = {"load": times[0] if times[0] >= 0 else None, "tests": times[1:1 + passed],
+                      "status": res["status"]}
+    return {"ref_times": out}
+
+
+def _gt_child(prob: dict, phase: str, lo: int, hi: int, budget: float, conn) -> None:
+    """evalplus's trusted_exec (deepcopy each input, time each call) over inputs lo.., stopping
+    after `budget` seconds so that the host can spread a slow problem over several workers."""
+    _child_prologue()
+    not_none = prob["dataset"] == "mbpp" and prob["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS
+    try:
+        env: dict = {}
+        exec(prob["canonical"], env)
+        fn = env[prob["entry_point"]]
+        outputs, times, start = [], [], time.time()
+        for inp in prob[f"{phase}_inputs"][lo:hi]:
+            inp = deepcopy(inp)
+            t0 = time.time()
+            outputs.append(fn(*inp))
+            times.append(time.time() - t0)
+            if time.time() - start > budget:
+                break
+        if not_none:
+            outputs = [o is not None for o in outputs]
+        conn.send_bytes(b"+" + json.dumps(times).encode())
+        conn.send_bytes(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
+    except BaseException as e:  # the canonical solution itself failed
+        conn.send_bytes(b"!" + f"{type(e).__name__}: {e}"[:500].encode())
+
+
+def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
+    recv, send = CTX.Pipe(duplex=False)
+    p = CTX.Process(target=_gt_child, args=(prob, phase, lo, hi, opts["gt_budget"], send))
+    p.start()
+    send.close()
+    data = recv.recv_bytes() if recv.poll(opts["gt_timeout"]) else None
+    blob = recv.recv_bytes() if data and data[:1] == b"+" and recv.poll(opts["gt_timeout"]) else None
+    p.join(1)
+    if p.is_alive():
+        p.kill()
+        p.join()
+    if data is None:
+        return {"error": f"canonical solution gave no result in {opts['gt_timeout']:.0f}s (exit {p.exitcode})"}
+    if data[:1] == b"!" or blob is None:
+        return {"error": data[1:].decode(errors="replace") or "no outputs"}
+    # The outputs go back as an opaque compressed pickle that only workers ever open (the host
+    # keeps and forwards it): Mbpp/255's outputs pickle to 780 MB, a container's stdout runs at
+    # ~25 MB/s through the Docker daemon, and re-pickling that on the host would take a minute.
+    return {"times": json.loads(data[1:]), "gt_bytes": blob}
+
+
+def expected_outputs(prob: dict, phase: str) -> list:
+    """A phase's expected outputs, unpacked on first use: {phase: [(lo, blob), ...]} -> one list.
+    Only the phase a job checks is unpacked (Mbpp/255's plus outputs take ~5 s and 1.3 GB)."""
+    exp = prob["expected"]
+    if phase not in exp:
+        with frozen_after():
+            exp[phase] = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in
+                          pickle.loads(zlib.decompress(blob))]
+    return exp[phase]
+
+
+class frozen_after:
+    """Unpickle big data with the cyclic GC off (it would rescan the growing heap again and again),
+    then freeze the heap: GC in the worker and in its forked children (which would otherwise touch,
+    and so copy, every inherited page) skips it. Freed data is still freed by reference counting."""
+
+    def __enter__(self):
+        gc.disable()
+
+    def __exit__(self, *exc):
+        gc.collect(1)  # young cycles only: cheap, and nothing but the worker's own garbage
+        gc.freeze()
+        gc.enable()
+
+
+CHECKS = {"evalplus": check_evalplus, "asserts": check_asserts}
