@@ -191,13 +191,16 @@ def add_special_tokens(backbone: Backbone, tokens: list[str], init_from: str | N
     """Add tokens (e.g. `<bot>`, `<eot>`, `<latent>`) and return their ids.
 
     New embedding rows (input and, if untied, output) start as copies of `init_from`'s rows
-    (default: the eos token), as Coconut does, so the new tokens begin in a familiar region.
+    (default: the eos token; Coconut's reference uses `<<`), so the new tokens begin in a familiar region.
     """
     tok, model = backbone.tokenizer, backbone.model
     new = [t for t in tokens if t not in tok.get_vocab()]
     if new:
         tok.add_special_tokens({"additional_special_tokens": new}, replace_extra_special_tokens=False)
-        src_ids = tok.convert_tokens_to_ids([init_from]) if init_from else [tok.eos_token_id]
+        src_ids = [tok.eos_token_id]
+        if init_from:  # a token, else the first token of its encoding ('<<' is '<' for characters)
+            vocab = tok.get_vocab()
+            src_ids = [vocab[init_from]] if init_from in vocab else tok.encode(init_from, add_special_tokens=False)[:1]
         old = model.get_input_embeddings().weight.shape[0]
         model.resize_token_embeddings(len(tok), mean_resizing=False)
         with torch.no_grad():

@@ -54,6 +54,7 @@ class TrainerConfig:
     batch_size: int = 16  # per process
     grad_accum: int = 1
     warmup_steps: int = 20
+    schedule: str = "cosine"  # after warmup: "cosine" decay to 0, or "constant" (Coconut's reference)
     max_grad_norm: float = 1.0
     eval_every: int = 0  # optimizer steps between validations (0 = only at the end)
     eval_problems: int = 16  # validation slice size (pass@1 through the sandbox)

@@ -2,13 +2,12 @@
 run each through the Docker sandbox (the same `pipeline.train` / `pipeline.run` as the CLI), and
 compare pass@1 and mean reasoning positions with the committed baseline (tolerances in that file).
 
-Checkpoints are cached under results/regress/checkpoints/, keyed by a hash of the code (harness,
-methods, tasks) and the resolved training config, so a rerun on unchanged code only evaluates.
+Checkpoints are cached (harness/regress_cache.py) by training config and the source files each
+training imported, locally and, for the CoT model the latent methods start from, in the repository.
 `--smoke` instead runs zero-shot `cot` with the embedded SmolLM2-135M on a few HumanEval+ problems.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nfbench.harness import regress_cache as cache
 from nfbench.harness.config import RunConfig, TrainConfig, load_config, read_yaml, to_dict
 from nfbench.harness.errors import UserError
 from nfbench.harness.store import results_root
@@ -25,8 +25,6 @@ from nfbench.harness.store import results_root
 log = logging.getLogger("nfbench")
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_BASELINE = REPO / "benchmarks" / "regress_baseline.json"
-CODE_DIRS = ("harness", "methods", "tasks")
-NOT_CODE = ("report", "regress.py", "cli.py", "listing.py")  # they cannot change what a method learns
 
 
 @dataclass(frozen=True)
@@ -52,16 +50,6 @@ EVAL = {"task": "synth", "split": "test", "limit": 100, "n_samples": 1, "tempera
         "sandbox": "docker"}
 
 
-def code_digest() -> str:
-    h = hashlib.sha256()
-    for folder in CODE_DIRS:
-        for path in sorted((REPO / folder).rglob("*.py")):
-            rel = path.relative_to(REPO)
-            if not any(part in NOT_CODE for part in rel.parts):
-                h.update(str(rel).encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
 def member_config(member: Member) -> Path:
     path = REPO / "configs" / f"{member.method}-tiny.yaml"
     if not path.is_file():
@@ -70,46 +58,34 @@ def member_config(member: Member) -> Path:
     return path
 
 
-def cached_checkpoint(done: Path) -> Path:
-    """The checkpoint a regress-done.json records. Regress checkpoints are the member's cache folder
-    itself, so resolve it there: the recorded path may be relative to another working directory
-    (the broken-copy check runs on a linked cache from a different checkout)."""
-    recorded = Path(json.loads(done.read_text())["checkpoint"])
-    return done.parent if recorded.name == done.parent.name else recorded
+def newest_cached(method: str, roots: list[Path]) -> Path | None:
+    done = sorted((d for root in roots for d in root.glob(f"{method}-*/{cache.DONE}")), key=lambda p: p.stat().st_mtime)
+    return done[-1].parent if done else None
 
 
-def newest_cached(method: str, cache: Path) -> Path | None:
-    done = sorted(cache.glob(f"{method}-*/regress-done.json"), key=lambda p: p.stat().st_mtime)
-    return cached_checkpoint(done[-1]) if done else None
-
-
-def train_member(member: Member, checkpoints: dict[str, Path], cache: Path, digest: str,
-                 reuse: bool = False) -> Path:
+def train_member(member: Member, checkpoints: dict[str, Path], local: Path, reuse: bool = False,
+                 trainer: cache.Trainer | None = None) -> Path:
     """Train (or reuse the cached checkpoint of) one member; returns the checkpoint directory.
 
     reuse: take the newest cached checkpoint of the method whatever code or config made it
     (checks new inference code on old weights in seconds; not what CI does)."""
-    from nfbench.harness import pipeline
-
-    if reuse and (found := newest_cached(member.method, cache)) is not None:
+    roots = [local, cache.COMMITTED]
+    if reuse and (found := newest_cached(member.method, roots)) is not None:
         log.info("regress: --reuse-checkpoints: %s uses %s", member.method, found)
         return found
 
+    config = member_config(member)
     overrides: dict[str, Any] = {"method": member.method}
     if member.init_from:
         overrides["init_from"] = str(checkpoints[member.init_from])
-    cfg = load_config(TrainConfig, str(member_config(member)), overrides)
-    key = hashlib.sha256(json.dumps([digest, to_dict(cfg)], sort_keys=True, default=str).encode()).hexdigest()[:12]
-    out = cache / f"{member.method}-{key}"
-    done = out / "regress-done.json"
-    if done.is_file():
-        log.info("regress: reusing the cached %s checkpoint %s", member.method, out)
-        return cached_checkpoint(done)
-    shutil.rmtree(out, ignore_errors=True)  # a half-trained leftover of an interrupted run
-    cfg.out = str(out)
-    path = Path(pipeline.train(cfg))
-    done.write_text(json.dumps({"checkpoint": str(path), "config": to_dict(cfg)}, default=str))
-    return path
+    key = cache.entry_key(to_dict(load_config(TrainConfig, str(config), dict(overrides))))
+    if (found := cache.lookup(member.method, key, roots)) is not None:
+        log.info("regress: reusing the cached %s checkpoint %s", member.method, found)
+        return found
+    if member.method in cache.COMMITTED_MEMBERS:
+        log.warning("regress: no committed %s checkpoint for this code and config: training it (refresh "
+                    "benchmarks/regress_cache/ with `nfbench regress --update` and commit it)", member.method)
+    return cache.train(config, overrides, local / f"{member.method}-{key}", trainer)
 
 
 def run_member(member: Member, checkpoint: Path | None, runs: Path) -> Path:
@@ -130,9 +106,8 @@ def run_member(member: Member, checkpoint: Path | None, runs: Path) -> Path:
 
 
 def measure(suite: tuple[Member, ...], work: Path, reuse: bool = False
-            ) -> tuple[list[Path], dict[str, str], dict[str, float]]:
+            ) -> tuple[list[Path], dict[str, str], dict[str, float], dict[str, Path]]:
     """Train and run every member; a member that fails is recorded, and the others go on."""
-    digest = code_digest()
     checkpoints: dict[str, Path] = {}
     runs, errors, seconds = [], {}, {}
     for member in suite:
@@ -146,7 +121,7 @@ def measure(suite: tuple[Member, ...], work: Path, reuse: bool = False
                 if member.init_from and member.init_from not in checkpoints:
                     raise RuntimeError(f"needs the {member.init_from} checkpoint, which failed")
                 checkpoint = checkpoints[member.method] = train_member(member, checkpoints,
-                                                                       work / "checkpoints", digest, reuse)
+                                                                       work / "checkpoints", reuse)
             runs.append(run_member(member, checkpoint, work / "runs"))
         except Exception as e:  # noqa: BLE001 - a broken method is a finding, not a crash
             errors[member.method] = f"{type(e).__name__}: {e}"
@@ -154,7 +129,7 @@ def measure(suite: tuple[Member, ...], work: Path, reuse: bool = False
                       traceback.format_exc(limit=6))
         seconds[member.method] = time.time() - start
         log.info("regress: %s took %.0f s", member.method, seconds[member.method])
-    return runs, errors, seconds
+    return runs, errors, seconds, checkpoints
 
 
 def run_regression(baseline: Path | None = None, update: bool = False, smoke: bool = False,
@@ -172,7 +147,7 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
         raise UserError(f"unknown regress method(s) in {methods}", f"choose from {', '.join(m.method for m in SUITE)}")
     work = Path(work or results_root() / "regress")
     start = time.time()
-    runs, errors, seconds = measure(suite, work, reuse_checkpoints)
+    runs, errors, seconds, checkpoints = measure(suite, work, reuse_checkpoints)
     rows = tables.rows(load_runs([str(p) for p in runs])) if runs else []
     if runs and report:
         build_report([str(p) for p in runs], work / "report", echo=True)
@@ -190,6 +165,9 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
         new = comparison.baseline_from_rows(rows, old.get("tolerances"), note=baseline_note(total))
         comparison.write_baseline(new, baseline)
         print(f"baseline written: {baseline}")
+        for method in cache.COMMITTED_MEMBERS:
+            if method in checkpoints and (stored := cache.commit(method, checkpoints[method])):
+                print(f"committed cache refreshed: {stored} (git add {cache.COMMITTED})")
         return 0
     findings = comparison.compare(rows, comparison.load_baseline(baseline), rule="tolerance")
     findings = [f for f in findings if f.key.split("/")[0] in {m.method for m in suite}]

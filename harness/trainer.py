@@ -3,7 +3,7 @@
 A method describes one stage: the model, the dataset + collate, and a loss function
 `loss_fn(model, batch) -> (loss, {metric: value})`; optionally which parameters train (e.g. NF-CoT
 stage 1 freezes the backbone), a validation callback and its own TrainerConfig (lr, steps, ...).
-`train_stage` runs it with gradient accumulation, a cosine schedule with warmup, bf16 on GPU,
+`train_stage` runs it with gradient accumulation, a cosine (or constant) schedule with warmup, bf16 on GPU,
 metrics to `<out>/metrics.csv` (and TensorBoard if asked), and resumable state under
 `<out>/state/` saved every `save_every` optimizer steps: rerunning the same stage continues from
 the last save, mid-epoch included, and a finished stage returns at once.
@@ -56,10 +56,15 @@ class StageResult:
     last_metrics: dict[str, float]
 
 
-def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
-    """lr multiplier: linear warmup to 1, then cosine decay to 0 at `total` steps."""
+SCHEDULES = ("cosine", "constant")
+
+
+def lr_multiplier(step: int, warmup: int, total: int, schedule: str = "cosine") -> float:
+    """Linear warmup to 1, then cosine decay to 0 at `total` steps (or stay at 1: "constant")."""
     if step < warmup:
         return (step + 1) / max(1, warmup)
+    if schedule == "constant":
+        return 1.0
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
@@ -87,6 +92,8 @@ def train_stage(stage: Stage, accelerator: Any | None = None) -> StageResult:
     if done_file.is_file():  # per-stage resume: a finished stage is not retrained
         done = json.loads(done_file.read_text())
         return StageResult(out, done["steps"], done["metrics"])
+    if cfg.schedule not in SCHEDULES:
+        raise UserError(f"unknown trainer.schedule '{cfg.schedule}'", f"choose one of {', '.join(SCHEDULES)}")
     acc = accelerator or make_accelerator(cfg, out)
     torch.manual_seed(stage.seed)
     params = stage.params if stage.params is not None else [p for p in stage.model.parameters() if p.requires_grad]
@@ -100,7 +107,7 @@ def train_stage(stage: Stage, accelerator: Any | None = None) -> StageResult:
     model, optimizer = acc.prepare(stage.model, optimizer)
     # stepped by hand once per optimizer step (accelerate's wrapper steps it once per process)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer.optimizer, lambda s: cosine_with_warmup(s, cfg.warmup_steps, total))
+        optimizer.optimizer, lambda s: lr_multiplier(s, cfg.warmup_steps, total, cfg.schedule))
     acc.register_for_checkpointing(scheduler)
 
     position = {"step": 0, "epoch": 0, "batch": 0}  # optimizer steps; batches done in this epoch

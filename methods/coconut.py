@@ -41,7 +41,8 @@ class CoconutConfig:
     uniform_prob: float = 0.0  # chance of training a sample at a uniformly drawn stage instead
     steps_per_stage: int | None = None  # cap on optimizer steps per stage (CPU budgets); None = epochs
     require_cot_init: bool = True  # refuse to start from a raw backbone (the paper initialises from CoT)
-    init_token: str | None = None  # new tokens' embeddings copy this token's (None = eos)
+    init_token: str | None = "<<"  # new tokens' embeddings copy this token's, as the reference (None = eos)
+    lr_schedule: str = "constant"  # the reference's AdamW has no scheduler ("cosine": decay per stage)
     step_separator: str | None = None  # None: ";" (compact synth format) or "\n" (chat)
     # inference
     n_latents: int | None = None  # None: the count of the last trained stage (checkpoint.json)
@@ -181,7 +182,8 @@ class CoconutMethod(TextMethod):
                 continue
             if done_weights is not None:
                 bb.model.load_state_dict(torch.load(done_weights, map_location=bb.device))
-            trainer_cfg = replace(cfg.trainer, epochs=float(epochs), max_steps=mc.steps_per_stage)
+            trainer_cfg = replace(cfg.trainer, epochs=float(epochs), max_steps=mc.steps_per_stage,
+                                  schedule=mc.lr_schedule)
             self._val_latents = cur.layout(max(n_steps), stage, mc.max_latent_stage, mc.c_thought, True)[1]
             job = Stage(name=f"coconut-stage{stage}", out_dir=out, model=bb.model.train(),
                         dataset=StageData(samples, stage, ids, mc, cfg.seed),

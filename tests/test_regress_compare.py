@@ -1,4 +1,4 @@
-"""nfbench regress: tolerance rule, exit codes, baseline updates and the checkpoint cache.
+"""nfbench regress: tolerance rule, exit codes and baseline updates (the cache: test_regress_cache.py).
 
 The full regression (training every method) is run by .ci/run itself; here `measure` is replaced
 by small run stores so the decision logic is tested in seconds.
@@ -21,7 +21,7 @@ def fake_measure(root: Path, broken: dict[str, dict] | None = None, crashed: str
     def measure(suite, work, reuse=False):
         runs = [write_run(root, m.method, **(broken or {}).get(m.method, {}), n_problems=40, n_samples=1)
                 for m in suite if m.method != crashed]
-        return runs, ({crashed: "RuntimeError: boom"} if crashed else {}), {m.method: 1.0 for m in suite}
+        return runs, ({crashed: "RuntimeError: boom"} if crashed else {}), {m.method: 1.0 for m in suite}, {}
     return measure
 
 
@@ -73,39 +73,3 @@ def test_tolerance_rule():
     assert status(0.95, 40.0) == ["ok", "ok"]  # better is never a failure
     assert status(0.5, 47.0) == ["ok", "ok"] and status(0.5, 49.0) == ["ok", "changed"]  # 20% of 40
     assert status(0.5, 31.0) == ["ok", "changed"]  # reasoning that got shorter also needs a look
-
-
-def test_checkpoints_are_cached_by_code_and_config(tmp_path, monkeypatch):
-    from nfbench.harness import pipeline
-
-    calls = []
-
-    def fake_train(cfg):
-        calls.append(cfg.out)
-        Path(cfg.out).mkdir(parents=True)
-        return Path(cfg.out)
-
-    config = tmp_path / "configs" / "cot-tiny.yaml"
-    config.parent.mkdir()
-    config.write_text("method: cot\nbackbone: tiny-llama\ndata: synth\n")
-    monkeypatch.setattr(regress, "member_config", lambda member: config)
-    monkeypatch.setattr(pipeline, "train", fake_train)
-    member = regress.Member("cot")
-    first = regress.train_member(member, {}, tmp_path / "cache", "code-1")
-    assert regress.train_member(member, {}, tmp_path / "cache", "code-1") == first and len(calls) == 1
-    assert regress.train_member(member, {}, tmp_path / "cache", "code-2") != first and len(calls) == 2
-    config.write_text("method: cot\nbackbone: tiny-llama\ndata: synth\nseed: 1\n")
-    regress.train_member(member, {}, tmp_path / "cache", "code-1")
-    assert len(calls) == 3
-
-
-def test_reuse_takes_the_newest_cached_checkpoint(tmp_path, monkeypatch):
-    from nfbench.harness import pipeline
-
-    monkeypatch.setattr(pipeline, "train", lambda cfg: pytest.fail("reuse must not train"))
-    for name, ckpt in (("cot-old", "A"), ("cot-new", "B")):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "regress-done.json").write_text(json.dumps({"checkpoint": ckpt}))
-    import os
-    os.utime(tmp_path / "cot-old" / "regress-done.json", (1, 1))
-    assert regress.train_member(regress.Member("cot"), {}, tmp_path, "code", reuse=True) == Path("B")

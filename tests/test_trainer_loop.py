@@ -5,16 +5,21 @@ import pytest
 import torch
 
 from nfbench.harness.config import TrainerConfig
-from nfbench.harness.trainer import cosine_with_warmup, read_metrics, train_stage
+from nfbench.harness.trainer import lr_multiplier, read_metrics, train_stage
 
 from trainer_toy import toy_stage
 
 
 def test_cosine_with_warmup_shape():
-    lrs = [cosine_with_warmup(s, 4, 20) for s in range(20)]
+    lrs = [lr_multiplier(s, 4, 20) for s in range(20)]
     assert lrs[0] == pytest.approx(0.25) and lrs[3] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[3:], lrs[4:]))  # monotone decay after warmup
     assert lrs[-1] < 0.05
+
+
+def test_constant_schedule_keeps_lr_after_warmup():
+    lrs = [lr_multiplier(s, 4, 20, "constant") for s in range(20)]
+    assert lrs[0] == pytest.approx(0.25) and lrs[3:] == [1.0] * 17
 
 
 def _cfg(**kw) -> TrainerConfig:
