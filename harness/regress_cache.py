@@ -3,7 +3,7 @@ its training ran has changed.
 
 An entry is a checkpoint folder `<method>-<key>/` holding `regress-done.json`. The key hashes the
 resolved training config (the checkpoint it starts from by its own entry name, not its path) and the
-torch/transformers versions. The entry also records the sha256 of every nfbench source file its
+torch, transformers, accelerate and peft versions. The entry also records the sha256 of every nfbench source file its
 training imported (harness/, methods/, tasks/; not the sandbox or reporting, which cannot change what
 a model learns) and is valid only while all of them are unchanged, like a build system's dependency
 file: editing NF-CoT does not retrain CoT, editing the trainer retrains everything. Training runs in a
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +32,7 @@ COMMITTED_MEMBERS = ("cot",)  # what `--update` stores in the repository (~4 MB)
 CODE_DIRS = ("harness", "methods", "tasks")
 NOT_CODE = ("report", "regress.py", "regress_cache.py", "cli.py", "cli_data.py", "listing.py")
 DONE = "regress-done.json"
+PACKAGES = ("torch", "transformers", "accelerate", "peft")  # their numerics are part of a checkpoint
 Trainer = Callable[[Path, dict[str, Any], Path], dict[str, str]]  # (config, overrides, out) -> sources
 
 
@@ -50,11 +53,8 @@ def source_digests(files: list[Path]) -> dict[str, str]:
 
 
 def entry_key(cfg: dict[str, Any]) -> str:
-    import torch
-    import transformers
-
     ident = {**cfg, "out": None, "init_from": Path(cfg["init_from"]).name if cfg.get("init_from") else None}
-    blob = json.dumps([ident, torch.__version__, transformers.__version__], sort_keys=True, default=str)
+    blob = json.dumps([ident, [version(p) for p in PACKAGES]], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -93,7 +93,8 @@ def train(config: Path, overrides: dict[str, Any], out: Path, trainer: Trainer |
 def train_in_child(config: Path, overrides: dict[str, Any], out: Path) -> dict[str, str]:
     """`pipeline.train` in a child process (same interpreter and import path); returns the source
     files it imported. Its log goes to this process's stdout/stderr."""
-    spec = json.dumps({"config": str(config), "overrides": {**overrides, "out": str(out)}})
+    spec = json.dumps({"config": str(config), "overrides": {**overrides, "out": str(out)},
+                       "level": logging.getLogger().getEffectiveLevel()})
     proc = subprocess.run([sys.executable, "-m", "nfbench.harness.regress_cache", spec], stdout=subprocess.PIPE)
     if proc.returncode != 0:
         raise RuntimeError(f"training {overrides.get('method')} failed (exit {proc.returncode}); its log is above")
@@ -113,13 +114,13 @@ def commit(method: str, checkpoint: Path) -> Path | None:
 
 
 def _child(spec: str) -> None:
-    import logging
-
     from nfbench.harness import pipeline
     from nfbench.harness.config import TrainConfig, load_config
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     args = json.loads(spec)
+    logging.basicConfig(level=args["level"], format="[%(asctime)s %(levelname)s] %(message)s", datefmt="%H:%M:%S")
+    if args["level"] > logging.DEBUG:  # as the CLI: accelerate logs every file of every save at INFO
+        logging.getLogger("accelerate").setLevel(logging.WARNING)
     cfg = load_config(TrainConfig, args["config"], args["overrides"])
     real_stdout, sys.stdout = sys.stdout, sys.stderr  # the parent reads only the final line
     pipeline.train(cfg)
