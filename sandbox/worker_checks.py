@@ -12,6 +12,7 @@ import json
 import multiprocessing as mp
 import os
 import pickle
+import select
 import shutil
 import signal
 import time
@@ -24,7 +25,62 @@ from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
 
 CTX = mp.get_context("fork")
 PROTO_FDS: list[int] = []  # closed first thing in every child: untrusted code must not talk to the host
-TIMED_OUT = CTX.Value("i", 0)  # set by the per-test alarm, so a timeout is told apart from a wrong answer
+# Shared memory without locks (nothing writes it concurrently): set by the per-test alarm, so a
+# timeout is told apart from a wrong answer
+TIMED_OUT = CTX.RawValue("i", 0)
+
+
+class Child:
+    """A forked child running target(*args): a bare os.fork, ~2 ms cheaper per job than
+    multiprocessing.Process (no bootstrap, finalizers, thread join or sentinel pipe at exit).
+    Exit code as multiprocessing reports it: 0, 1 after an exception, -N after signal N."""
+
+    def __init__(self, target, args: tuple):
+        self.exitcode: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                target(*args)
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else int(e.code is not None)
+            except BaseException:
+                pass
+            finally:
+                os._exit(code)
+        try:  # a pidfd becomes readable when the child exits (not when its fds close: a detached
+            self._fd = os.pidfd_open(self.pid)  # grandchild keeping them open must not delay us)
+        except (AttributeError, OSError):
+            self._fd = None
+
+    def _reap(self, flags: int) -> bool:
+        if self.exitcode is None:
+            pid, status = os.waitpid(self.pid, flags)
+            if pid:
+                self.exitcode = os.waitstatus_to_exitcode(status)
+                if self._fd is not None:
+                    os.close(self._fd)
+        return self.exitcode is not None
+
+    def join(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds; True if the child has exited."""
+        if self._fd is not None and self.exitcode is None:
+            select.select([self._fd], [], [], max(timeout, 0))
+            return self._reap(os.WNOHANG)
+        end, nap = time.monotonic() + timeout, 0.0005
+        while not self._reap(os.WNOHANG) and time.monotonic() < end:
+            time.sleep(nap)
+            nap = min(nap * 2, 0.02)
+        return self.exitcode is not None
+
+    def kill(self) -> None:
+        if self.exitcode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap(0)
 
 
 def _patched_time_limit(seconds: float):
@@ -119,19 +175,16 @@ def _run_child(target, args, n_tests: int, timeout: float) -> dict:
     Mirrors evalplus's `untrusted_check` (shared-memory status, progress and per-test details) and
     refines its statuses: evalplus calls a per-test timeout "fail" and a crash "timeout".
     """
-    stat = CTX.Value("i", _UNKNOWN)
-    details = CTX.Array("b", [False] * n_tests)
-    progress = CTX.Value("i", 0)
+    stat = CTX.RawValue("i", _UNKNOWN)
+    details = CTX.RawArray("b", [False] * n_tests)
+    progress = CTX.RawValue("i", 0)
     TIMED_OUT.value = 0
     ooms = _oom_kills()
-    p = CTX.Process(target=target, args=(*args, stat, details, progress))
     t0 = time.monotonic()
-    p.start()
-    p.join(timeout)
-    killed = p.is_alive()
+    p = Child(target, (*args, stat, details, progress))
+    killed = not p.join(timeout)
     if killed:
         p.kill()
-        p.join()
     elapsed = time.monotonic() - t0
     done, status = progress.value, stat.value
     det = list(details[:done])
@@ -179,7 +232,7 @@ def check_evalplus(prob: dict, code: str, phase: str, lo: int, hi: int, opts: di
 
 def _run_asserts(code: str, setup: str, tests: list[str], limits: list[float], load_limit: float,
                  timeout: float | None = None) -> tuple:
-    times = CTX.Array("d", [-1.0] * (len(tests) + 1))
+    times = CTX.RawArray("d", [-1.0] * (len(tests) + 1))
     timeout = load_limit + sum(limits) + 1 if timeout is None else timeout
     out = _run_child(_asserts_child, (code, setup, tests, limits, load_limit, times), len(tests), timeout)
     return out, list(times)
@@ -238,15 +291,13 @@ def _gt_child(prob: dict, phase: str, lo: int, hi: int, budget: float, conn) -> 
 
 def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
     recv, send = CTX.Pipe(duplex=False)
-    p = CTX.Process(target=_gt_child, args=(prob, phase, lo, hi, opts["gt_budget"], send))
-    p.start()
+    p = Child(_gt_child, (prob, phase, lo, hi, opts["gt_budget"], send))
     send.close()
     data = recv.recv_bytes() if recv.poll(opts["gt_timeout"]) else None
     blob = recv.recv_bytes() if data and data[:1] == b"+" and recv.poll(opts["gt_timeout"]) else None
-    p.join(1)
-    if p.is_alive():
+    recv.close()
+    if not p.join(1):
         p.kill()
-        p.join()
     if data is None:
         return {"error": f"canonical solution gave no result in {opts['gt_timeout']:.0f}s (exit {p.exitcode})"}
     if data[:1] == b"!" or blob is None:
