@@ -264,34 +264,44 @@ def reference_times(prob: dict, opts: dict) -> dict:
     return {"ref_times": out}
 
 
-def _gt_child(prob: dict, phase: str, lo: int, hi: int, budget: float, conn) -> None:
-    """evalplus's trusted_exec (deepcopy each input, time each call) over inputs lo.., stopping
-    after `budget` seconds so that the host can spread a slow problem over several workers."""
+def _gt_child(prob: dict, spans: list[tuple[str, int, int]], budget: float, conn) -> None:
+    """evalplus's trusted_exec (a fresh exec of the solution per phase, deepcopy each input, time
+    each call) over each span (phase, lo, hi) in turn, stopping after `budget` seconds so that the
+    host can spread a slow problem over several workers."""
     _child_prologue()
     not_none = prob["dataset"] == "mbpp" and prob["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS
     try:
-        env: dict = {}
-        exec(prob["canonical"], env)
-        fn = env[prob["entry_point"]]
-        outputs, times, start = [], [], time.time()
-        for inp in prob[f"{phase}_inputs"][lo:hi]:
-            inp = deepcopy(inp)
-            t0 = time.time()
-            outputs.append(fn(*inp))
-            times.append(time.time() - t0)
+        all_times, blobs, start = {}, [], time.time()
+        for phase, lo, hi in spans:
             if time.time() - start > budget:
                 break
-        if not_none:
-            outputs = [o is not None for o in outputs]
-        conn.send_bytes(b"+" + json.dumps(times).encode())
-        conn.send_bytes(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
+            env: dict = {}
+            exec(prob["canonical"], env)
+            fn = env[prob["entry_point"]]
+            outputs, times = [], []
+            for inp in prob[f"{phase}_inputs"][lo:hi]:
+                inp = deepcopy(inp)
+                t0 = time.time()
+                outputs.append(fn(*inp))
+                times.append(time.time() - t0)
+                if time.time() - start > budget:
+                    break
+            if not_none:
+                outputs = [o is not None for o in outputs]
+            all_times[phase] = times
+            blobs.append(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
+        conn.send_bytes(b"+" + json.dumps({"times": all_times, "sizes": [len(b) for b in blobs]}).encode())
+        conn.send_bytes(b"".join(blobs))
     except BaseException as e:  # the canonical solution itself failed
         conn.send_bytes(b"!" + f"{type(e).__name__}: {e}"[:500].encode())
 
 
 def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
+    """Outputs and times of tests lo..hi-1 of a phase, or with phase "all" of both phases in one
+    child (one job per problem instead of two: most problems need milliseconds)."""
+    spans = [(p, 0, len(prob[f"{p}_inputs"])) for p in ("base", "plus")] if phase == "all" else [(phase, lo, hi)]
     recv, send = CTX.Pipe(duplex=False)
-    p = Child(_gt_child, (prob, phase, lo, hi, opts["gt_budget"], send))
+    p = Child(_gt_child, (prob, spans, opts["gt_budget"], send))
     send.close()
     data = recv.recv_bytes() if recv.poll(opts["gt_timeout"]) else None
     blob = recv.recv_bytes() if data and data[:1] == b"+" and recv.poll(opts["gt_timeout"]) else None
@@ -302,10 +312,12 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
         return {"error": f"canonical solution gave no result in {opts['gt_timeout']:.0f}s (exit {p.exitcode})"}
     if data[:1] == b"!" or blob is None:
         return {"error": data[1:].decode(errors="replace") or "no outputs"}
-    # The outputs go back as an opaque compressed pickle that only workers ever open (the host
-    # keeps and forwards it): Mbpp/255's outputs pickle to 780 MB, a container's stdout runs at
-    # ~25 MB/s through the Docker daemon, and re-pickling that on the host would take a minute.
-    return {"times": json.loads(data[1:]), "gt_bytes": blob}
+    # The outputs go back as opaque compressed pickles (one per phase, their byte sizes in
+    # `gt_sizes`) that only workers ever open (the host keeps and forwards them): Mbpp/255's outputs
+    # pickle to 780 MB, a container's stdout runs at ~25 MB/s through the Docker daemon, and
+    # re-pickling that on the host would take a minute.
+    head = json.loads(data[1:])
+    return {"times": head["times"], "gt_sizes": head["sizes"], "gt_bytes": blob}
 
 
 def expected_outputs(prob: dict, phase: str) -> list:
