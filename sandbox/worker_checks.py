@@ -115,6 +115,21 @@ def _evalplus_child(*args) -> None:
     unsafe_execute(*args)
 
 
+def _recomputing_child(canonical: str, todo: list[int], extra, *args) -> None:
+    """Expected outputs too big to ship (see _gt_child) are computed here by the canonical solution,
+    as trusted_exec does (fresh exec, deepcopied input), before any untrusted code runs; `extra`
+    tells the parent how long that took (it is not the sample's time)."""
+    _child_prologue()
+    t0 = time.monotonic()
+    env: dict = {}
+    exec(canonical, env)
+    fn, inputs, expected = env[args[1]], args[3], args[4]
+    for i in todo:
+        expected[i] = fn(*deepcopy(inputs[i]))
+    extra.value = time.monotonic() - t0
+    _evalplus_child(*args)
+
+
 def _asserts_child(code, setup, tests, limits, load_limit, times, stat, details, progress) -> None:
     """The program, then `setup`, then each assert under its own limit; times[0] gets the load's
     seconds and times[i + 1] assert i's (read back by the reference-timing job)."""
@@ -169,7 +184,7 @@ def _oom_kills() -> int:
     return -1
 
 
-def _run_child(target, args, n_tests: int, timeout: float) -> dict:
+def _run_child(target, args, n_tests: int, timeout: float, extra=None) -> dict:
     """Fork one checking child, wait at most `timeout`, and classify what happened.
 
     Mirrors evalplus's `untrusted_check` (shared-memory status, progress and per-test details) and
@@ -183,9 +198,11 @@ def _run_child(target, args, n_tests: int, timeout: float) -> dict:
     t0 = time.monotonic()
     p = Child(target, (*args, stat, details, progress))
     killed = not p.join(timeout)
+    if killed and extra is not None and extra.value > 0:  # the child's own recomputation took this long
+        killed = not p.join(extra.value)
     if killed:
         p.kill()
-    elapsed = time.monotonic() - t0
+    elapsed = time.monotonic() - t0 - (extra.value if extra is not None else 0.0)
     done, status = progress.value, stat.value
     det = list(details[:done])
     first_bad = next((i for i, ok in enumerate(det) if not ok), None)
@@ -227,6 +244,10 @@ def check_evalplus(prob: dict, code: str, phase: str, lo: int, hi: int, opts: di
         atol = 1e-6  # what unsafe_execute would have switched to while running the earlier tests
     args = (prob["dataset"], prob["entry_point"], code, prob[f"{phase}_inputs"][lo:hi], expected[lo:hi],
             limits[lo:hi], atol, True)
+    todo = [i for i, e in enumerate(args[4]) if e is RECOMPUTE]
+    if todo:
+        extra = CTX.RawValue("d", 0.0)
+        return _run_child(_recomputing_child, (prob["canonical"], todo, extra, *args), hi - lo, timeout, extra)
     return _run_child(_evalplus_child, args, hi - lo, timeout)
 
 
@@ -264,7 +285,7 @@ def reference_times(prob: dict, opts: dict) -> dict:
     return {"ref_times": out}
 
 
-def _gt_child(prob: dict, spans: list[tuple[str, int, int]], budget: float, conn) -> None:
+def _gt_child(prob: dict, spans: list[tuple[str, int, int]], budget: float, huge: int, conn) -> None:
     """evalplus's trusted_exec (a fresh exec of the solution per phase, deepcopy each input, time
     each call) over each span (phase, lo, hi) in turn, stopping after `budget` seconds so that the
     host can spread a slow problem over several workers."""
@@ -289,7 +310,10 @@ def _gt_child(prob: dict, spans: list[tuple[str, int, int]], budget: float, conn
             if not_none:
                 outputs = [o is not None for o in outputs]
             all_times[phase] = times
-            blobs.append(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
+            if _too_big(outputs, huge):
+                blobs.append(b"R%d" % len(outputs))  # each check recomputes them (Mbpp/255: ~8 s less)
+            else:
+                blobs.append(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
         conn.send_bytes(b"+" + json.dumps({"times": all_times, "sizes": [len(b) for b in blobs]}).encode())
         conn.send_bytes(b"".join(blobs))
     except BaseException as e:  # the canonical solution itself failed
@@ -301,7 +325,7 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
     child (one job per problem instead of two: most problems need milliseconds)."""
     spans = [(p, 0, len(prob[f"{p}_inputs"])) for p in ("base", "plus")] if phase == "all" else [(phase, lo, hi)]
     recv, send = CTX.Pipe(duplex=False)
-    p = Child(_gt_child, (prob, spans, opts["gt_budget"], send))
+    p = Child(_gt_child, (prob, spans, opts["gt_budget"], opts["recompute_len"], send))
     send.close()
     data = recv.recv_bytes() if recv.poll(opts["gt_timeout"]) else None
     blob = recv.recv_bytes() if data and data[:1] == b"+" and recv.poll(opts["gt_timeout"]) else None
@@ -320,14 +344,32 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
     return {"times": head["times"], "gt_sizes": head["sizes"], "gt_bytes": blob}
 
 
+class _Recompute:
+    """Stands for an expected output that the checking child computes itself."""
+
+
+RECOMPUTE = _Recompute()
+
+
+def _too_big(outputs: list, huge: int) -> bool:
+    """Outputs whose pickling, shipping and unpickling would cost more than computing them again
+    in each check: a container of >= `huge` items (Mbpp/255: 1.7M tuples, 780 MB pickled), and no
+    floats (the atol switch of later chunks reads the earlier outputs without unpacking them)."""
+    return any(isinstance(o, (list, tuple, dict, set, frozenset)) and len(o) >= huge for o in outputs) \
+        and not any(is_floats(o) for o in outputs)
+
+
+def _unpack(blob: bytes) -> list:
+    return [RECOMPUTE] * int(blob[1:]) if blob[:1] == b"R" else pickle.loads(zlib.decompress(blob))
+
+
 def expected_outputs(prob: dict, phase: str) -> list:
     """A phase's expected outputs, unpacked on first use: {phase: [(lo, blob), ...]} -> one list.
     Only the phase a job checks is unpacked (Mbpp/255's plus outputs take ~5 s and 1.3 GB)."""
     exp = prob["expected"]
     if phase not in exp:
         with frozen_after():
-            exp[phase] = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in
-                          pickle.loads(zlib.decompress(blob))]
+            exp[phase] = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in _unpack(blob)]
     return exp[phase]
 
 
