@@ -153,7 +153,7 @@ class Sandbox:
                         self._left[key] += 1
 
         def ask_truth(key: str, phase: str, lo: int, hi: int) -> None:
-            for a, b in split(lo, hi, self.n_workers if lo else 1):
+            for a, b in split(lo, hi, self.n_workers if lo else 1) if phase != "all" else [(0, 0)]:
                 work.put((0, 0.0, next(seq), ("gt", key, None, phase, a, b, None)))
                 self._left[f"gt:{key}"] += 1
 
@@ -177,10 +177,9 @@ class Sandbox:
                 payloads[f"gt:{key}"] = pickle.dumps(payload(problem, None), protocol=5)
                 sizes = {"base": len(problem.tests.base_inputs), "plus": len(problem.tests.plus_inputs)}
                 truths[key] = GroundTruth(sizes)
-                for phase in PHASES:
-                    if sizes[phase]:
-                        ask_truth(key, phase, 0, sizes[phase])
-                if truths[key].complete():
+                if any(sizes.values()):
+                    ask_truth(key, "all", 0, 0)  # both phases in one job; what it does not reach is re-split
+                else:
                     release(key, store_expected(key, truths[key].expected()))
 
         threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads, deadlines, timed),
@@ -214,10 +213,9 @@ class Sandbox:
                     try:
                         if "gt_bytes" not in reply:
                             raise ValueError(reply.get("error") or reply.get("detail") or "no answer")
-                        reached = truths[key].add(phase, lo, reply["times"], reply["gt_bytes"])
-                        if reached < hi:
-                            ask_truth(key, phase, reached, hi)
-                        elif truths[key].complete():
+                        for missing in truths[key].add_reply(phase, lo, hi, reply):
+                            ask_truth(key, *missing)
+                        if truths[key].complete():
                             release(key, store_expected(key, truths.pop(key).expected()))
                     except Exception as e:
                         truths.pop(key, None)

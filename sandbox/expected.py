@@ -20,7 +20,7 @@ from typing import Any
 from nfbench.harness.types import Problem
 
 # Bump when the meaning of a cached entry changes (e.g. a new evalplus or worker semantics).
-CACHE_VERSION = "evalplus-0.3.1-v2"
+CACHE_VERSION = "evalplus-0.3.1-v3"  # v3: recomputed outputs ("R<n>" blobs)
 # Output types seen in HumanEval+/MBPP+ ground truth (Mbpp/88 returns a Counter); no callables
 # beyond the plain types a defaultdict may name as its factory.
 _SAFE = {"builtins": {"set", "frozenset", "complex", "bytearray", "slice", "range", "int", "float",

@@ -61,6 +61,24 @@ class GroundTruth:
         self.todo[phase] -= len(times)
         return hi
 
+    def add_reply(self, phase: str, lo: int, hi: int, reply: dict) -> list[tuple[str, int, int]]:
+        """Store a ground-truth job's reply for tests lo..hi-1 of `phase` (phase "all": both whole
+        phases); returns the (phase, lo, hi) ranges it did not reach, to be asked for again."""
+        spans = [(p, 0, self.sizes[p]) for p in PHASES] if phase == "all" else [(phase, lo, hi)]
+        times, sizes, raw = reply["times"], reply["gt_sizes"], reply["gt_bytes"]
+        if (not isinstance(times, dict) or not isinstance(sizes, list) or len(sizes) > len(spans)
+                or not all(isinstance(n, int) and n >= 0 for n in sizes) or sum(sizes) != len(raw)):
+            raise ValueError("malformed ground truth")
+        missing, at = [], 0
+        for i, (p, a, b) in enumerate(spans):
+            reached = a
+            if i < len(sizes) and times.get(p):
+                reached = self.add(p, a, times[p], raw[at:at + sizes[i]])
+            at += sizes[i] if i < len(sizes) else 0
+            if reached < b:
+                missing.append((p, reached, b))
+        return missing
+
     def complete(self) -> bool:
         return not any(self.todo.values())
 

@@ -12,6 +12,7 @@ import json
 import multiprocessing as mp
 import os
 import pickle
+import select
 import shutil
 import signal
 import time
@@ -24,7 +25,62 @@ from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
 
 CTX = mp.get_context("fork")
 PROTO_FDS: list[int] = []  # closed first thing in every child: untrusted code must not talk to the host
-TIMED_OUT = CTX.Value("i", 0)  # set by the per-test alarm, so a timeout is told apart from a wrong answer
+# Shared memory without locks (nothing writes it concurrently): set by the per-test alarm, so a
+# timeout is told apart from a wrong answer
+TIMED_OUT = CTX.RawValue("i", 0)
+
+
+class Child:
+    """A forked child running target(*args): a bare os.fork, ~2 ms cheaper per job than
+    multiprocessing.Process (no bootstrap, finalizers, thread join or sentinel pipe at exit).
+    Exit code as multiprocessing reports it: 0, 1 after an exception, -N after signal N."""
+
+    def __init__(self, target, args: tuple):
+        self.exitcode: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                target(*args)
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else int(e.code is not None)
+            except BaseException:
+                pass
+            finally:
+                os._exit(code)
+        try:  # a pidfd becomes readable when the child exits (not when its fds close: a detached
+            self._fd = os.pidfd_open(self.pid)  # grandchild keeping them open must not delay us)
+        except (AttributeError, OSError):
+            self._fd = None
+
+    def _reap(self, flags: int) -> bool:
+        if self.exitcode is None:
+            pid, status = os.waitpid(self.pid, flags)
+            if pid:
+                self.exitcode = os.waitstatus_to_exitcode(status)
+                if self._fd is not None:
+                    os.close(self._fd)
+        return self.exitcode is not None
+
+    def join(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds; True if the child has exited."""
+        if self._fd is not None and self.exitcode is None:
+            select.select([self._fd], [], [], max(timeout, 0))
+            return self._reap(os.WNOHANG)
+        end, nap = time.monotonic() + timeout, 0.0005
+        while not self._reap(os.WNOHANG) and time.monotonic() < end:
+            time.sleep(nap)
+            nap = min(nap * 2, 0.02)
+        return self.exitcode is not None
+
+    def kill(self) -> None:
+        if self.exitcode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap(0)
 
 
 def _patched_time_limit(seconds: float):
@@ -57,6 +113,21 @@ def _evalplus_child(*args) -> None:
 
     ep.time_limit = _patched_time_limit
     unsafe_execute(*args)
+
+
+def _recomputing_child(canonical: str, todo: list[int], extra, *args) -> None:
+    """Expected outputs too big to ship (see _gt_child) are computed here by the canonical solution,
+    as trusted_exec does (fresh exec, deepcopied input), before any untrusted code runs; `extra`
+    tells the parent how long that took (it is not the sample's time)."""
+    _child_prologue()
+    t0 = time.monotonic()
+    env: dict = {}
+    exec(canonical, env)
+    fn, inputs, expected = env[args[1]], args[3], args[4]
+    for i in todo:
+        expected[i] = fn(*deepcopy(inputs[i]))
+    extra.value = time.monotonic() - t0
+    _evalplus_child(*args)
 
 
 def _asserts_child(code, setup, tests, limits, load_limit, times, stat, details, progress) -> None:
@@ -113,26 +184,25 @@ def _oom_kills() -> int:
     return -1
 
 
-def _run_child(target, args, n_tests: int, timeout: float) -> dict:
+def _run_child(target, args, n_tests: int, timeout: float, extra=None) -> dict:
     """Fork one checking child, wait at most `timeout`, and classify what happened.
 
     Mirrors evalplus's `untrusted_check` (shared-memory status, progress and per-test details) and
     refines its statuses: evalplus calls a per-test timeout "fail" and a crash "timeout".
     """
-    stat = CTX.Value("i", _UNKNOWN)
-    details = CTX.Array("b", [False] * n_tests)
-    progress = CTX.Value("i", 0)
+    stat = CTX.RawValue("i", _UNKNOWN)
+    details = CTX.RawArray("b", [False] * n_tests)
+    progress = CTX.RawValue("i", 0)
     TIMED_OUT.value = 0
     ooms = _oom_kills()
-    p = CTX.Process(target=target, args=(*args, stat, details, progress))
     t0 = time.monotonic()
-    p.start()
-    p.join(timeout)
-    killed = p.is_alive()
+    p = Child(target, (*args, stat, details, progress))
+    killed = not p.join(timeout)
+    if killed and extra is not None and extra.value > 0:  # the child's own recomputation took this long
+        killed = not p.join(extra.value)
     if killed:
         p.kill()
-        p.join()
-    elapsed = time.monotonic() - t0
+    elapsed = time.monotonic() - t0 - (extra.value if extra is not None else 0.0)
     done, status = progress.value, stat.value
     det = list(details[:done])
     first_bad = next((i for i, ok in enumerate(det) if not ok), None)
@@ -174,12 +244,16 @@ def check_evalplus(prob: dict, code: str, phase: str, lo: int, hi: int, opts: di
         atol = 1e-6  # what unsafe_execute would have switched to while running the earlier tests
     args = (prob["dataset"], prob["entry_point"], code, prob[f"{phase}_inputs"][lo:hi], expected[lo:hi],
             limits[lo:hi], atol, True)
+    todo = [i for i, e in enumerate(args[4]) if e is RECOMPUTE]
+    if todo:
+        extra = CTX.RawValue("d", 0.0)
+        return _run_child(_recomputing_child, (prob["canonical"], todo, extra, *args), hi - lo, timeout, extra)
     return _run_child(_evalplus_child, args, hi - lo, timeout)
 
 
 def _run_asserts(code: str, setup: str, tests: list[str], limits: list[float], load_limit: float,
                  timeout: float | None = None) -> tuple:
-    times = CTX.Array("d", [-1.0] * (len(tests) + 1))
+    times = CTX.RawArray("d", [-1.0] * (len(tests) + 1))
     timeout = load_limit + sum(limits) + 1 if timeout is None else timeout
     out = _run_child(_asserts_child, (code, setup, tests, limits, load_limit, times), len(tests), timeout)
     return out, list(times)
@@ -211,50 +285,82 @@ def reference_times(prob: dict, opts: dict) -> dict:
     return {"ref_times": out}
 
 
-def _gt_child(prob: dict, phase: str, lo: int, hi: int, budget: float, conn) -> None:
-    """evalplus's trusted_exec (deepcopy each input, time each call) over inputs lo.., stopping
-    after `budget` seconds so that the host can spread a slow problem over several workers."""
+def _gt_child(prob: dict, spans: list[tuple[str, int, int]], budget: float, huge: int, conn) -> None:
+    """evalplus's trusted_exec (a fresh exec of the solution per phase, deepcopy each input, time
+    each call) over each span (phase, lo, hi) in turn, stopping after `budget` seconds so that the
+    host can spread a slow problem over several workers."""
     _child_prologue()
     not_none = prob["dataset"] == "mbpp" and prob["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS
     try:
-        env: dict = {}
-        exec(prob["canonical"], env)
-        fn = env[prob["entry_point"]]
-        outputs, times, start = [], [], time.time()
-        for inp in prob[f"{phase}_inputs"][lo:hi]:
-            inp = deepcopy(inp)
-            t0 = time.time()
-            outputs.append(fn(*inp))
-            times.append(time.time() - t0)
+        all_times, blobs, start = {}, [], time.time()
+        for phase, lo, hi in spans:
             if time.time() - start > budget:
                 break
-        if not_none:
-            outputs = [o is not None for o in outputs]
-        conn.send_bytes(b"+" + json.dumps(times).encode())
-        conn.send_bytes(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
+            env: dict = {}
+            exec(prob["canonical"], env)
+            fn = env[prob["entry_point"]]
+            outputs, times = [], []
+            for inp in prob[f"{phase}_inputs"][lo:hi]:
+                inp = deepcopy(inp)
+                t0 = time.time()
+                outputs.append(fn(*inp))
+                times.append(time.time() - t0)
+                if time.time() - start > budget:
+                    break
+            if not_none:
+                outputs = [o is not None for o in outputs]
+            all_times[phase] = times
+            if _too_big(outputs, huge):
+                blobs.append(b"R%d" % len(outputs))  # each check recomputes them (Mbpp/255: ~8 s less)
+            else:
+                blobs.append(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
+        conn.send_bytes(b"+" + json.dumps({"times": all_times, "sizes": [len(b) for b in blobs]}).encode())
+        conn.send_bytes(b"".join(blobs))
     except BaseException as e:  # the canonical solution itself failed
         conn.send_bytes(b"!" + f"{type(e).__name__}: {e}"[:500].encode())
 
 
 def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
+    """Outputs and times of tests lo..hi-1 of a phase, or with phase "all" of both phases in one
+    child (one job per problem instead of two: most problems need milliseconds)."""
+    spans = [(p, 0, len(prob[f"{p}_inputs"])) for p in ("base", "plus")] if phase == "all" else [(phase, lo, hi)]
     recv, send = CTX.Pipe(duplex=False)
-    p = CTX.Process(target=_gt_child, args=(prob, phase, lo, hi, opts["gt_budget"], send))
-    p.start()
+    p = Child(_gt_child, (prob, spans, opts["gt_budget"], opts["recompute_len"], send))
     send.close()
     data = recv.recv_bytes() if recv.poll(opts["gt_timeout"]) else None
     blob = recv.recv_bytes() if data and data[:1] == b"+" and recv.poll(opts["gt_timeout"]) else None
-    p.join(1)
-    if p.is_alive():
+    recv.close()
+    if not p.join(1):
         p.kill()
-        p.join()
     if data is None:
         return {"error": f"canonical solution gave no result in {opts['gt_timeout']:.0f}s (exit {p.exitcode})"}
     if data[:1] == b"!" or blob is None:
         return {"error": data[1:].decode(errors="replace") or "no outputs"}
-    # The outputs go back as an opaque compressed pickle that only workers ever open (the host
-    # keeps and forwards it): Mbpp/255's outputs pickle to 780 MB, a container's stdout runs at
-    # ~25 MB/s through the Docker daemon, and re-pickling that on the host would take a minute.
-    return {"times": json.loads(data[1:]), "gt_bytes": blob}
+    # The outputs go back as opaque compressed pickles (one per phase, their byte sizes in
+    # `gt_sizes`) that only workers ever open (the host keeps and forwards them): Mbpp/255's outputs
+    # pickle to 780 MB, a container's stdout runs at ~25 MB/s through the Docker daemon, and
+    # re-pickling that on the host would take a minute.
+    head = json.loads(data[1:])
+    return {"times": head["times"], "gt_sizes": head["sizes"], "gt_bytes": blob}
+
+
+class _Recompute:
+    """Stands for an expected output that the checking child computes itself."""
+
+
+RECOMPUTE = _Recompute()
+
+
+def _too_big(outputs: list, huge: int) -> bool:
+    """Outputs whose pickling, shipping and unpickling would cost more than computing them again
+    in each check: a container of >= `huge` items (Mbpp/255: 1.7M tuples, 780 MB pickled), and no
+    floats (the atol switch of later chunks reads the earlier outputs without unpacking them)."""
+    return any(isinstance(o, (list, tuple, dict, set, frozenset)) and len(o) >= huge for o in outputs) \
+        and not any(is_floats(o) for o in outputs)
+
+
+def _unpack(blob: bytes) -> list:
+    return [RECOMPUTE] * int(blob[1:]) if blob[:1] == b"R" else pickle.loads(zlib.decompress(blob))
 
 
 def expected_outputs(prob: dict, phase: str) -> list:
@@ -263,8 +369,7 @@ def expected_outputs(prob: dict, phase: str) -> list:
     exp = prob["expected"]
     if phase not in exp:
         with frozen_after():
-            exp[phase] = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in
-                          pickle.loads(zlib.decompress(blob))]
+            exp[phase] = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in _unpack(blob)]
     return exp[phase]
 
 

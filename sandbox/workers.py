@@ -44,11 +44,13 @@ class Limits:
     assert_time_limit: float = 3.0  # per assert statement for kind="asserts"
     gt_timeout: float = 600.0  # computing one problem's expected outputs
     gt_budget: float = 2.0  # a ground-truth job hands back the rest of its tests after this long
+    recompute_len: int = 200_000  # expected outputs with a container this long are recomputed per check
     start_timeout: float = 60.0
 
     def opts(self) -> dict:
         return {k: getattr(self, k) for k in ("min_time_limit", "gt_time_limit_factor",
-                                              "timeout_per_task", "assert_time_limit", "gt_timeout", "gt_budget")}
+                                              "timeout_per_task", "assert_time_limit", "gt_timeout", "gt_budget",
+                                              "recompute_len")}
 
 
 class WorkerLost(Exception):

@@ -12,6 +12,7 @@ from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem
 from nfbench.harness.types import TestSpec as Spec
 from nfbench.sandbox import image as sbimage
+from nfbench.sandbox.expected import safe_loads
 from nfbench.sandbox.executor import Sandbox
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -88,6 +89,17 @@ def test_verdicts_match_evalplus(sandbox_image, tmp_path, monkeypatch):
     with Sandbox(workers=1) as sb:
         again = {(v.task_id, v.sample_idx): v for v in sb.execute(jobs[:8])}
     assert all(again[k].base_status == got[k].base_status for k in again)
+    # expected outputs recomputed by each check instead of shipped (what Mbpp/255's take): same verdicts
+    monkeypatch.setenv("NFBENCH_CACHE_DIR", str(tmp_path / "recompute"))
+    with Sandbox(workers=2, recompute_len=2) as sb:
+        redo = {(v.task_id, v.sample_idx): v for v in sb.execute(jobs)}
+    fields = ("base_status", "plus_status", "base_fail_test", "plus_fail_test")
+    assert {k: [getattr(v, f) for f in fields] for k, v in redo.items()} == \
+        {k: [getattr(v, f) for f in fields] for k, v in got.items()}
+    markers = [blob for f in (tmp_path / "recompute").glob("expected/*.pkl")
+               for spans in safe_loads(f.read_bytes()).get("blobs", {}).values() for _, blob in spans
+               if blob[:1] == b"R"]
+    assert markers  # the recomputation was really exercised (Mbpp/2, Mbpp/7)
 
 
 @pytest.mark.docker

@@ -56,6 +56,25 @@ def test_ground_truth_fills_in_out_of_order():
         gt.add("base", 1, [0.0, 0.0], b"")  # past the end: a confused or hostile worker
 
 
+def test_one_ground_truth_job_for_both_phases_asks_again_for_what_it_did_not_reach():
+    gt = GroundTruth({"base": 2, "plus": 5})
+    # base done, plus stopped after 2 inputs (budget): the rest of plus is asked for again
+    reply = {"times": {"base": [0.0, 0.1], "plus": [0.3, 0.4]}, "gt_sizes": [2, 3], "gt_bytes": b"abPLU"}
+    assert gt.add_reply("all", 0, 0, reply) == [("plus", 2, 5)]
+    assert gt.expected()["blobs"] == {"base": [(0, b"ab")], "plus": [(0, b"PLU")]}
+    assert gt.add_reply("plus", 2, 5, {"times": {"plus": [0.0] * 3}, "gt_sizes": [1], "gt_bytes": b"x"}) == []
+    assert gt.complete() and gt.expected()["plus_time"] == [0.3, 0.4, 0.0, 0.0, 0.0]
+    # stopped inside base: plus was never started, both remainders come back
+    gt = GroundTruth({"base": 3, "plus": 4})
+    assert gt.add_reply("all", 0, 0, {"times": {"base": [2.5]}, "gt_sizes": [1], "gt_bytes": b"a"}) == \
+        [("base", 1, 3), ("plus", 0, 4)]
+    for bad in ({"times": {"base": [0.0]}, "gt_sizes": [5], "gt_bytes": b"a"},  # sizes do not add up
+                {"times": [0.0], "gt_sizes": [1], "gt_bytes": b"a"},
+                {"times": {"base": [0.0] * 9}, "gt_sizes": [1], "gt_bytes": b"a"}):  # past the end
+        with pytest.raises(ValueError):
+            GroundTruth({"base": 3, "plus": 4}).add_reply("all", 0, 0, bad)
+
+
 def test_safe_unpickler_loads_data_and_refuses_code():
     from collections import Counter
 
