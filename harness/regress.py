@@ -162,7 +162,9 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
             print("not updating the baseline: some methods failed")
             return 1
         old = comparison.load_baseline(baseline) if baseline.exists() else {}
-        new = comparison.baseline_from_rows(rows, old.get("tolerances"), note=baseline_note(total))
+        new = comparison.baseline_from_rows(rows, old.get("tolerances"), note=baseline_note(total, methods))
+        if methods:  # `--update -m X` rewrites X's entries and keeps the others
+            new["entries"] = {**old.get("entries", {}), **new["entries"]}
         comparison.write_baseline(new, baseline)
         print(f"baseline written: {baseline}")
         for method in cache.COMMITTED_MEMBERS:
@@ -180,10 +182,11 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
     return 1 if failed or errors else 0
 
 
-def baseline_note(seconds: float) -> str:
+def baseline_note(seconds: float, methods: list[str] | None = None) -> str:
     from nfbench.harness.manifest import git_info
 
-    return (f"nfbench regress --update at git {git_info().get('commit')} "
+    which = f" -m {' -m '.join(methods)}" if methods else ""
+    return (f"nfbench regress --update{which} at git {git_info().get('commit')} "
             f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds:.0f} s). "
             f"Evaluation: {json.dumps(EVAL)}. pass@1 may drop by at most tolerances.pass1_abs; "
             "mean reasoning positions may move by at most max(positions_abs, positions_rel x baseline).")

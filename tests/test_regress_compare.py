@@ -41,6 +41,17 @@ def test_update_writes_baseline_with_tolerances(baseline):
     assert data["entries"]["cot/synth/tiny-llama"]["reasoning_positions_mean"] > 20
 
 
+def test_updating_some_methods_keeps_the_other_entries(baseline, tmp_path, monkeypatch):
+    before = json.loads(baseline.read_text())["entries"]
+    monkeypatch.setattr(regress, "measure", fake_measure(tmp_path / "cot", {"cot": {"p_pass": 0.3}}))
+    assert regress.run_regression(baseline=baseline, update=True, methods=["cot"], work=tmp_path / "w1",
+                                   report=False) == 0
+    after = json.loads(baseline.read_text())
+    assert after["entries"]["direct/synth/tiny-llama"] == before["direct/synth/tiny-llama"]
+    assert after["entries"]["cot/synth/tiny-llama"]["pass1_base"] < before["cot/synth/tiny-llama"]["pass1_base"]
+    assert "--update -m cot" in after["note"]
+
+
 def test_unchanged_methods_pass(baseline, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(regress, "measure", fake_measure(tmp_path / "same"))
     assert regress.run_regression(baseline=baseline, methods=METHODS, work=tmp_path / "w") == 0
