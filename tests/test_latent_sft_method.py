@@ -50,6 +50,21 @@ def test_train_then_generate(results_dir):
             assert g.extra["compression_rate"] == pytest.approx(len(method.reference_cot(problem)) / m)
 
 
+def test_stage1_is_reproducible_whatever_the_global_rng(results_dir, tmp_path):
+    from nfbench.harness.backbone import load_backbone
+    from nfbench.harness.pipeline import train
+    from nfbench.harness.trainer import read_metrics
+
+    load_backbone("tiny-llama").save(tmp_path / "cot", backbone="tiny-llama")  # a checkpoint: loading it draws no seed
+    losses = []
+    for seed, name in ((1, "a"), (2, "b")):
+        torch.manual_seed(seed)  # what ran before in the process must not matter
+        cfg = toy_train_config(encoder_steps=3)
+        cfg.name, cfg.stage, cfg.init_from = name, "encoder", str(tmp_path / "cot")
+        losses.append([row["loss"] for row in read_metrics(train(cfg) / "stage1-encoder")])
+    assert losses[0] == losses[1] and len(losses[0]) == 3
+
+
 def test_bad_stage_and_missing_cot_are_user_errors(results_dir):
     with pytest.raises(UserError, match="no stage"):
         get_method("latent-sft")(toy_train_config(), toy_train_config().method_config).phases("3")
