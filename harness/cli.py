@@ -43,9 +43,13 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Start over: move an exi
 def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False,
           verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug-level logging.")] = False) -> None:
     DEBUG["on"] = DEBUG["on"] or debug
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="[%(asctime)s %(levelname)s] %(message)s", datefmt="%H:%M:%S")
-    if not verbose:  # accelerate logs every file of every resumable save at INFO
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
+
+
+def configure_logging(level: int) -> None:
+    """The CLI's log format; also used by the regression's training children."""
+    logging.basicConfig(level=level, format="[%(asctime)s %(levelname)s] %(message)s", datefmt="%H:%M:%S")
+    if level > logging.DEBUG:  # accelerate logs every file of every resumable save at INFO
         logging.getLogger("accelerate").setLevel(logging.WARNING)
 
 

@@ -74,11 +74,6 @@ def lookup(method: str, key: str, roots: list[Path]) -> Path | None:
     return None
 
 
-def stale_committed(method: str) -> list[Path]:
-    """Committed entries of a method that no longer match the code (or config) that would use them."""
-    return [d for d in sorted(COMMITTED.glob(f"{method}-*")) if d.is_dir() and not is_fresh(d)]
-
-
 def train(config: Path, overrides: dict[str, Any], out: Path, trainer: Trainer | None = None) -> Path:
     """Train into `out` (removed first: a half-trained leftover) and record the entry."""
     shutil.rmtree(out, ignore_errors=True)
@@ -115,12 +110,11 @@ def commit(method: str, checkpoint: Path) -> Path | None:
 
 def _child(spec: str) -> None:
     from nfbench.harness import pipeline
+    from nfbench.harness.cli import configure_logging
     from nfbench.harness.config import TrainConfig, load_config
 
     args = json.loads(spec)
-    logging.basicConfig(level=args["level"], format="[%(asctime)s %(levelname)s] %(message)s", datefmt="%H:%M:%S")
-    if args["level"] > logging.DEBUG:  # as the CLI: accelerate logs every file of every save at INFO
-        logging.getLogger("accelerate").setLevel(logging.WARNING)
+    configure_logging(args["level"])
     cfg = load_config(TrainConfig, args["config"], args["overrides"])
     real_stdout, sys.stdout = sys.stdout, sys.stderr  # the parent reads only the final line
     pipeline.train(cfg)
