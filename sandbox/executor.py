@@ -283,7 +283,8 @@ class Sandbox:
         op, key, idx, phase, lo, hi, _ = job
         row = {"slot": slot, "op": op, "key": key[:8], "idx": idx, "phase": phase, "lo": lo, "hi": hi,
                "t0": round(t0, 4), "t1": round(time.perf_counter(), 4), "payload_bytes": sent,
-               "child_s": reply.get("seconds"), "load_s": reply.get("load_s"), "worker_s": reply.get("worker_s")}
+               "child_s": reply.get("seconds"), "load_s": reply.get("load_s"), "worker_s": reply.get("worker_s"),
+               "rss_mb": reply.get("rss_mb"), "restarted": reply.get("restarted")}
         with self._lock, open(TRACE, "a") as f:
             f.write(json.dumps(row) + "\n")
 

@@ -56,11 +56,18 @@ def _stable(x: Any) -> Any:
     return [type(x).__name__, repr(x)]
 
 
+def _stable_text(x: Any) -> str:
+    """repr() where it reads the same in every process (~10x faster than _stable): nothing whose
+    order can vary (a set, or a dict) inside."""
+    text = repr(x)
+    return text if "{" not in text else json.dumps(_stable(x))
+
+
 def problem_key(problem: Problem) -> str:
     t = problem.tests
     content = [CACHE_VERSION, t.kind, problem.task_id, problem.entry_point, problem.canonical_solution]
     if t.kind == "evalplus":
-        content += [t.dataset, repr(t.atol), _stable(t.base_inputs), _stable(t.plus_inputs)]
+        content += [t.dataset, repr(t.atol), _stable_text(t.base_inputs), _stable_text(t.plus_inputs)]
     else:
         content += [t.setup, t.asserts, t.plus_asserts]
     return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]

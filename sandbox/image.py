@@ -23,7 +23,7 @@ DEBIAN_PACKAGES = "python3-minimal,python3-numpy,python3-psutil"
 DEBIAN_MIRROR = os.environ.get("NFBENCH_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 # evalplus 0.3.1 files the worker imports: its checker (unsafe_execute, reliability_guard,
 # swallow_io, time_limit), the special oracles and the default limits
-WORKER_FILES = ("worker.py", "worker_checks.py")  # copied to /opt/nfbench
+WORKER_FILES = ("worker.py", "worker_checks.py", "worker_child.py", "worker_truth.py")  # copied to /opt/nfbench
 EVALPLUS_FILES = ["__init__.py", "_version.py", "config.py", "eval/__init__.py", "eval/utils.py",
                   "eval/_special_oracle.py"]
 SETUP_HINT = "run `bash sandbox/setup_engine.sh` (as root) to install and start the Docker engine"

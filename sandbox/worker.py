@@ -19,7 +19,9 @@ import struct
 import sys
 import time
 
-from worker_checks import CHECKS, PROTO_FDS, frozen_after, ground_truth, reference_times
+from worker_checks import CHECKS, reference_times
+from worker_child import PROTO_FDS
+from worker_truth import frozen_after, ground_truth
 
 IN_CONTAINER = os.getpid() == 1
 SCRATCH = ["/tmp", "/dev/shm"] if IN_CONTAINER else [os.environ.get("TMPDIR", "")]
@@ -92,6 +94,11 @@ def _remove(path: str) -> None:
         pass
 
 
+def _rss_mb() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+
+
 def _read_exact(stream, n: int) -> bytes | None:
     buf = bytearray(n)  # preallocated: payloads reach hundreds of MB
     view, got = memoryview(buf), 0
@@ -105,11 +112,15 @@ def _read_exact(stream, n: int) -> bytes | None:
 
 
 
+def payload_key(msg: dict) -> str:
+    return ("gt:" if msg["op"] == "gt" else "") + msg["key"]  # a check's payload has the expected outputs
+
+
 def handle(msg: dict, problems: dict) -> dict:
     """One job: the ground truth of, or one solution's check on, tests lo..hi-1 of one phase."""
     for old in msg.get("evict", ()):
         problems.pop(old, None)  # reference counting frees it at once (payloads are acyclic data)
-    key = ("gt:" if msg["op"] == "gt" else "") + msg["key"]  # a check's payload has the expected outputs
+    key = payload_key(msg)
     t0 = time.perf_counter()
     if "problem" in msg:
         with frozen_after():
@@ -137,6 +148,34 @@ def send(out, reply: dict) -> None:
     out.flush()
 
 
+class Memory:
+    """Tells when this worker should start afresh. Forking costs ~0.05 ms per MB of the worker for
+    every check, and a worker that grew with a big problem stays big after freeing it (its heap is
+    fragmented, so the memory is not returned). Growth during a job is put down to that job's
+    problem; what is left once its payload is evicted is waste."""
+
+    def __init__(self) -> None:
+        self.base = _rss_mb()
+        self.held: dict[str, int] = {}  # MB put down to each payload still held
+
+    def account(self, msg: dict, before: int) -> bool:
+        """Record one finished job (RSS `before` it); True if the worker should restart."""
+        for old in msg.get("evict", ()):
+            self.held.pop(old, None)
+        now = _rss_mb()
+        key = payload_key(msg)
+        self.held[key] = self.held.get(key, 0) + max(0, now - before)
+        # the default limit (64 MB): a restart (~0.2 s) pays for itself within ~60 checks
+        return now - self.base - sum(self.held.values()) > msg["opts"]["restart_mb"]
+
+
+def restart(proto_in, proto_out) -> None:
+    """Become a fresh worker: same PID (PID 1 in a container), same protocol pipes, no payloads."""
+    os.dup2(proto_in.fileno(), 0)
+    os.dup2(proto_out.fileno(), 1)
+    os.execv(sys.executable, [sys.executable, os.path.abspath(__file__), "--resumed"])
+
+
 def main() -> None:
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
     proto_out = os.fdopen(os.dup(1), "wb")
@@ -150,7 +189,9 @@ def main() -> None:
     if not IN_CONTAINER:
         libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us to be killed
     problems: dict = {}
-    send(proto_out, {"ready": True, "python": sys.version.split()[0]})
+    memory = Memory()
+    if "--resumed" not in sys.argv[1:]:  # a restart continues the conversation
+        send(proto_out, {"ready": True, "python": sys.version.split()[0]})
     while True:
         head = _read_exact(proto_in, 4)
         if head is None:
@@ -158,7 +199,7 @@ def main() -> None:
         body = _read_exact(proto_in, struct.unpack(">I", head)[0])
         if body is None:
             break
-        t0 = time.perf_counter()
+        t0, before = time.perf_counter(), _rss_mb()
         msg = pickle.loads(body)
         try:
             reply = handle(msg, problems)
@@ -168,7 +209,11 @@ def main() -> None:
         sweep()
         reply["id"] = msg["id"]
         reply["worker_s"] = [round(t1 - t0, 5), round(time.perf_counter() - t1, 5)]  # job, sweep (for tracing)
+        reply["rss_mb"] = _rss_mb()
+        reply["restarted"] = memory.account(msg, before)  # the host then resends what it needs
         send(proto_out, reply)
+        if reply["restarted"]:
+            restart(proto_in, proto_out)
 
 
 if __name__ == "__main__":

@@ -45,12 +45,13 @@ class Limits:
     gt_timeout: float = 600.0  # computing one problem's expected outputs
     gt_budget: float = 2.0  # a ground-truth job hands back the rest of its tests after this long
     recompute_len: int = 200_000  # expected outputs with a container this long are recomputed per check
+    restart_mb: int = 64  # a worker holding this much more memory than its payloads explain starts afresh
     start_timeout: float = 60.0
 
     def opts(self) -> dict:
         return {k: getattr(self, k) for k in ("min_time_limit", "gt_time_limit_factor",
                                               "timeout_per_task", "assert_time_limit", "gt_timeout", "gt_budget",
-                                              "recompute_len")}
+                                              "recompute_len", "restart_mb")}
 
 
 class WorkerLost(Exception):
@@ -184,6 +185,8 @@ class WorkerProc:
         if reply.get("id") != msg["id"]:
             self.kill()
             raise WorkerLost("crashed", "worker answered out of turn")
+        if reply.get("restarted"):  # it started afresh (see worker.Memory) and holds no payload
+            self.known.clear()
         return reply
 
     def _lost(self, timed_out: bool = False) -> WorkerLost:

@@ -1,6 +1,12 @@
 """Problems from evalplus release rows (HumanEval+ and MBPP+): base and plus test inputs."""
 from __future__ import annotations
 
+import ast
+import functools
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nfbench.harness.types import Problem, TestSpec
@@ -12,10 +18,9 @@ def evalplus_problem(row: dict[str, Any], dataset: str) -> Problem:
     """One evalplus row -> Problem; inputs are Python objects (MBPP+ tuples/sets restored as evalplus does)."""
     base, plus = row["base_input"], row["plus_input"]
     if dataset == "mbpp":
-        from evalplus.data.mbpp import mbpp_deserialize_inputs
-
-        base = mbpp_deserialize_inputs(row["task_id"], base)
-        plus = mbpp_deserialize_inputs(row["task_id"], plus)
+        deserialize = mbpp_deserialize_inputs()
+        base = deserialize(row["task_id"], base)
+        plus = deserialize(row["task_id"], plus)
     return Problem(
         task_id=row["task_id"],
         prompt=row["prompt"],
@@ -26,6 +31,22 @@ def evalplus_problem(row: dict[str, Any], dataset: str) -> Problem:
                        dataset=dataset),
         meta={"contract": row.get("contract", ""), "original_tests": row.get("test") or row.get("assertion", "")},
     )
+
+
+@functools.cache
+def mbpp_deserialize_inputs() -> Callable[[str, list], list]:
+    """evalplus's own `mbpp_deserialize_inputs` (which MBPP+ inputs are tuples or sets), taken from its
+    source file: importing `evalplus.data.mbpp` runs `evalplus.data/__init__`, which imports the
+    `datasets` library (~1 s of every eval) for loaders nfbench never calls."""
+    if "evalplus.data.mbpp" in sys.modules:
+        return sys.modules["evalplus.data.mbpp"].mbpp_deserialize_inputs
+    spec = importlib.util.find_spec("evalplus")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "mbpp.py"
+    tree = ast.parse(path.read_text(), str(path))
+    fn = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "mbpp_deserialize_inputs"]
+    namespace: dict[str, Any] = {}
+    exec(compile(ast.Module(body=fn, type_ignores=[]), str(path), "exec"), namespace)
+    return namespace["mbpp_deserialize_inputs"]
 
 
 class EvalplusTask(Task):

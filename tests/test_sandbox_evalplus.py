@@ -3,6 +3,7 @@ special oracles included; plus the image/engine contract and the local fallback.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem
 from nfbench.harness.types import TestSpec as Spec
+from nfbench.sandbox import executor
 from nfbench.sandbox import image as sbimage
 from nfbench.sandbox.expected import safe_loads
 from nfbench.sandbox.executor import Sandbox
@@ -100,6 +102,16 @@ def test_verdicts_match_evalplus(sandbox_image, tmp_path, monkeypatch):
                for spans in safe_loads(f.read_bytes()).get("blobs", {}).values() for _, blob in spans
                if blob[:1] == b"R"]
     assert markers  # the recomputation was really exercised (Mbpp/2, Mbpp/7)
+    # workers that start afresh after every job (what a worker grown by a big problem does): the
+    # payloads are sent again and the verdicts are unchanged
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setattr(executor, "TRACE", str(trace))
+    with Sandbox(workers=2, restart_mb=-1) as sb:
+        fresh = {(v.task_id, v.sample_idx): v for v in sb.execute(jobs)}
+    assert {k: [getattr(v, f) for f in fields] for k, v in fresh.items()} == \
+        {k: [getattr(v, f) for f in fields] for k, v in got.items()}
+    rows = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert len(rows) > len(jobs) and all(r["restarted"] for r in rows)
 
 
 @pytest.mark.docker
@@ -153,7 +165,7 @@ def test_local_fallback_warns_and_judges(capfd):
                 Spec(kind="asserts", asserts=["assert f(2) == 4"], plus_asserts=["assert f(-3) == 9"]))
     jobs = [(p, 0, p.canonical_solution), (p, 1, "def f(x): return x * abs(x)"),
             (p, 2, "def f(x):\n    while True: pass")]
-    with Sandbox("local", workers=1, assert_time_limit=1.0) as sb:
+    with Sandbox("local", workers=1, assert_time_limit=1.0, restart_mb=-1) as sb:  # restarts after each job
         got = {v.sample_idx: v for v in sb.execute(jobs)}
     assert "NOT a sandbox" in capfd.readouterr().err
     assert (got[0].base_status, got[0].plus_status) == ("pass", "pass")

@@ -1,11 +1,17 @@
-"""Cutting slow phases into chunks and merging chunk results back into one evalplus verdict."""
+"""Cutting slow phases into chunks and merging chunk results back into one evalplus verdict; the
+ground-truth cache's data-only unpickler and keys."""
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 
 import pytest
 
-from nfbench.sandbox.expected import SafeUnpickler, safe_loads
+from nfbench.harness.types import Problem
+from nfbench.harness.types import TestSpec as Spec
+from nfbench.sandbox.expected import SafeUnpickler, problem_key, safe_loads
 from nfbench.sandbox.schedule import GroundTruth, Pending, chunks, split
 
 
@@ -88,3 +94,23 @@ def test_safe_unpickler_loads_data_and_refuses_code():
     with pytest.raises(pickle.UnpicklingError):
         safe_loads(pickle.dumps(Evil()))
     assert issubclass(SafeUnpickler, pickle.Unpickler)
+
+
+KEY_OF = """
+import sys
+from nfbench.harness.types import Problem, TestSpec
+from nfbench.sandbox.expected import problem_key
+inputs = [[{"b", "a", "c"}, {"k": frozenset({"x", "y"})}], [(1, 2), [3.5, "s"]]]
+print(problem_key(Problem("t/1", "", "f", "def f(*a): pass", TestSpec(kind="evalplus", base_inputs=inputs))))
+"""
+
+
+def test_problem_key_is_the_same_in_every_process_and_sees_types():
+    keys = {subprocess.run([sys.executable, "-c", KEY_OF], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(keys) == 1  # set order differs between these processes; the key does not
+
+    def key(inputs):
+        return problem_key(Problem("t/1", "", "f", "def f(*a): pass", Spec(kind="evalplus", base_inputs=inputs)))
+
+    assert key([[(1, 2)]]) != key([[[1, 2]]]) and key([[1]]) != key([[1.0]]) and key([[{1}]]) != key([[frozenset({1})]])

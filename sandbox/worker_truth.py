@@ -1,0 +1,120 @@
+"""Ground truth inside the sandbox worker: expected outputs and reference times of an evalplus
+problem, computed by its canonical solution in a forked child as evalplus's `trusted_exec` does,
+and the expected outputs a check reads (unpacked on first use, or recomputed when too big to ship).
+
+Standard library + numpy + the shipped evalplus files only: this file runs in the image.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import pickle
+import time
+import zlib
+from copy import deepcopy
+
+from evalplus.eval import is_floats
+from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
+from worker_child import CTX, Child, child_prologue
+
+
+def _gt_child(prob: dict, spans: list[tuple[str, int, int]], budget: float, huge: int, conn) -> None:
+    """evalplus's trusted_exec (a fresh exec of the solution per phase, deepcopy each input, time
+    each call) over each span (phase, lo, hi) in turn, stopping after `budget` seconds so that the
+    host can spread a slow problem over several workers."""
+    child_prologue()
+    not_none = prob["dataset"] == "mbpp" and prob["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS
+    try:
+        all_times, blobs, start = {}, [], time.time()
+        for phase, lo, hi in spans:
+            if time.time() - start > budget:
+                break
+            env: dict = {}
+            exec(prob["canonical"], env)
+            fn = env[prob["entry_point"]]
+            outputs, times = [], []
+            for inp in prob[f"{phase}_inputs"][lo:hi]:
+                inp = deepcopy(inp)
+                t0 = time.time()
+                outputs.append(fn(*inp))
+                times.append(time.time() - t0)
+                if time.time() - start > budget:
+                    break
+            if not_none:
+                outputs = [o is not None for o in outputs]
+            all_times[phase] = times
+            if _too_big(outputs, huge):
+                blobs.append(b"R%d" % len(outputs))  # each check recomputes them (Mbpp/255: ~8 s less)
+            else:
+                blobs.append(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
+        conn.send_bytes(b"+" + json.dumps({"times": all_times, "sizes": [len(b) for b in blobs]}).encode())
+        conn.send_bytes(b"".join(blobs))
+    except BaseException as e:  # the canonical solution itself failed
+        conn.send_bytes(b"!" + f"{type(e).__name__}: {e}"[:500].encode())
+
+
+def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
+    """Outputs and times of tests lo..hi-1 of a phase, or with phase "all" of both phases in one
+    child (one job per problem instead of two: most problems need milliseconds)."""
+    spans = [(p, 0, len(prob[f"{p}_inputs"])) for p in ("base", "plus")] if phase == "all" else [(phase, lo, hi)]
+    recv, send = CTX.Pipe(duplex=False)
+    p = Child(_gt_child, (prob, spans, opts["gt_budget"], opts["recompute_len"], send))
+    send.close()
+    data = recv.recv_bytes() if recv.poll(opts["gt_timeout"]) else None
+    blob = recv.recv_bytes() if data and data[:1] == b"+" and recv.poll(opts["gt_timeout"]) else None
+    recv.close()
+    if not p.join(1):
+        p.kill()
+    if data is None:
+        return {"error": f"canonical solution gave no result in {opts['gt_timeout']:.0f}s (exit {p.exitcode})"}
+    if data[:1] == b"!" or blob is None:
+        return {"error": data[1:].decode(errors="replace") or "no outputs"}
+    # The outputs go back as opaque compressed pickles (one per phase, their byte sizes in
+    # `gt_sizes`) that only workers ever open (the host keeps and forwards them): Mbpp/255's outputs
+    # pickle to 780 MB, a container's stdout runs at ~25 MB/s through the Docker daemon, and
+    # re-pickling that on the host would take a minute.
+    head = json.loads(data[1:])
+    return {"times": head["times"], "gt_sizes": head["sizes"], "gt_bytes": blob}
+
+
+class _Recompute:
+    """Stands for an expected output that the checking child computes itself."""
+
+
+RECOMPUTE = _Recompute()
+
+
+def _too_big(outputs: list, huge: int) -> bool:
+    """Outputs whose pickling, shipping and unpickling would cost more than computing them again
+    in each check: a container of >= `huge` items (Mbpp/255: 1.7M tuples, 780 MB pickled), and no
+    floats (the atol switch of later chunks reads the earlier outputs without unpacking them)."""
+    return any(isinstance(o, (list, tuple, dict, set, frozenset)) and len(o) >= huge for o in outputs) \
+        and not any(is_floats(o) for o in outputs)
+
+
+def _unpack(blob: bytes) -> list:
+    return [RECOMPUTE] * int(blob[1:]) if blob[:1] == b"R" else pickle.loads(zlib.decompress(blob))
+
+
+def expected_outputs(prob: dict, phase: str) -> list:
+    """A phase's expected outputs, unpacked on first use: {phase: [(lo, blob), ...]} -> one list.
+    Only the phase a job checks is unpacked (Mbpp/255's plus outputs take ~5 s and 1.3 GB)."""
+    exp = prob["expected"]
+    if phase not in exp:
+        with frozen_after():
+            exp[phase] = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in _unpack(blob)]
+    return exp[phase]
+
+
+class frozen_after:
+    """Unpickle big data with the cyclic GC off (it would rescan the growing heap again and again),
+    then freeze the heap: GC in the worker and in its forked children (which would otherwise touch,
+    and so copy, every inherited page) skips it. Freed data is still freed by reference counting."""
+
+    def __enter__(self):
+        gc.disable()
+
+    def __exit__(self, *exc):
+        gc.collect(1)  # young cycles only: cheap, and nothing but the worker's own garbage
+        gc.freeze()
+        gc.enable()
