@@ -53,9 +53,9 @@ def _evalplus_child(*args) -> None:
 
 
 def _recomputing_child(canonical: str, todo: list[int], extra, *args) -> None:
-    """Expected outputs too big to ship (see _gt_child) are computed here by the canonical solution,
-    as trusted_exec does (fresh exec, deepcopied input), before any untrusted code runs; `extra`
-    tells the parent how long that took (it is not the sample's time)."""
+    """Expected outputs too big to ship (worker_truth._too_big) are computed here by the canonical
+    solution, as trusted_exec does (fresh exec, deepcopied input), before any untrusted code runs;
+    `extra` tells the parent how long that took (it is not the sample's time)."""
     child_prologue()
     t0 = time.monotonic()
     env: dict = {}

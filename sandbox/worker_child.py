@@ -1,4 +1,4 @@
-"""Forked children of the sandbox worker: one per check or ground-truth job, so that whatever the
+"""Forked children of the sandbox worker: one per check (and per reference timing), so that whatever the
 code does (crash, hang, leak, change the interpreter) ends with its process.
 
 Standard library only: this file runs in the image, next to worker.py.

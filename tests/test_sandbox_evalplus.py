@@ -115,6 +115,26 @@ def test_verdicts_match_evalplus(sandbox_image, tmp_path, monkeypatch):
 
 
 @pytest.mark.docker
+def test_a_failing_ground_truth_gives_error_verdicts_and_the_run_goes_on(sandbox_image, tmp_path, monkeypatch):
+    monkeypatch.setenv("NFBENCH_CACHE_DIR", str(tmp_path))
+
+    def problem(task_id: str, canonical: str) -> Problem:
+        return Problem(task_id, "", "f", canonical, Spec(kind="evalplus", base_inputs=[[1], [2]], plus_inputs=[[3]]))
+
+    raising = problem("t/raise", "def f(x):\n    if x == 2:\n        raise ValueError('bad reference')\n    return x\n")
+    dying = problem("t/die", "import os\ndef f(x):\n    os._exit(3)\n")  # takes its worker down
+    fine = problem("t/ok", "def f(x):\n    return [x, x + 1]\n")
+    jobs = [(p, 0, p.canonical_solution) for p in (raising, dying, fine)] + [(fine, 1, "def f(x):\n    return [x]\n")]
+    with Sandbox(workers=1) as sb:
+        got = {(v.task_id, v.sample_idx): v for v in sb.execute(jobs)}
+    assert got[("t/raise", 0)].base_status == "error" and "ValueError: bad reference" in got[("t/raise", 0)].detail
+    assert got[("t/die", 0)].base_status == "error" and "ground truth failed" in got[("t/die", 0)].detail
+    assert (got[("t/ok", 0)].base_status, got[("t/ok", 0)].plus_status) == ("pass", "pass")
+    assert (got[("t/ok", 1)].base_status, got[("t/ok", 1)].plus_status) == ("fail", "fail")
+    assert len(list(tmp_path.glob("expected/*.pkl"))) == 1  # only what succeeded is cached
+
+
+@pytest.mark.docker
 def test_asserts_semantics_and_fail_index(sandbox_image):
     spec = Spec(kind="asserts", setup="import math\nK = 2", asserts=["assert f(1) == 2", "assert f(2) == 4"],
                     plus_asserts=["assert f(3) == 6", "assert f(-1) == -2", "assert math.isclose(f(0.5), 1)"])
