@@ -1,5 +1,5 @@
-"""Forked children of the sandbox worker: one per check (and per reference timing), so that whatever the
-code does (crash, hang, leak, change the interpreter) ends with its process.
+"""Forked children of the sandbox worker: one per check (and per reference timing), so that
+whatever the code does (crash, hang, leak, change the interpreter) ends with its process.
 
 Standard library only: this file runs in the image, next to worker.py.
 """
