@@ -158,11 +158,10 @@ class Memory:
         self.base = _rss_mb()
         self.held: dict[str, int] = {}  # MB put down to each payload still held
 
-    def account(self, msg: dict, before: int) -> bool:
-        """Record one finished job (RSS `before` it); True if the worker should restart."""
+    def account(self, msg: dict, before: int, now: int) -> bool:
+        """Record one finished job (RSS `before` it and `now`); True if the worker should restart."""
         for old in msg.get("evict", ()):
             self.held.pop(old, None)
-        now = _rss_mb()
         key = payload_key(msg)
         self.held[key] = self.held.get(key, 0) + max(0, now - before)
         # the default limit (64 MB): a restart (~0.2 s) pays for itself within ~60 checks
@@ -210,7 +209,7 @@ def main() -> None:
         reply["id"] = msg["id"]
         reply["worker_s"] = [round(t1 - t0, 5), round(time.perf_counter() - t1, 5)]  # job, sweep (for tracing)
         reply["rss_mb"] = _rss_mb()
-        reply["restarted"] = memory.account(msg, before)  # the host then resends what it needs
+        reply["restarted"] = memory.account(msg, before, reply["rss_mb"])  # the host then resends payloads
         send(proto_out, reply)
         if reply["restarted"]:
             restart(proto_in, proto_out)

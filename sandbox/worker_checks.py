@@ -19,25 +19,21 @@ from evalplus.eval import _FAILED, _SUCCESS, _UNKNOWN, is_floats
 from evalplus.eval import utils as ep_utils
 from worker_child import CTX, Child, child_prologue
 from worker_truth import RECOMPUTE, expected_outputs
-# Shared memory without locks (nothing writes it concurrently): set by the per-test alarm, so a
-# timeout is told apart from a wrong answer
+
+# Shared memory without locks (nothing writes it concurrently): set when a per-test time limit fires,
+# so a timeout is told apart from a wrong answer
 TIMED_OUT = CTX.RawValue("i", 0)
 
 
 @contextlib.contextmanager
 def _flagging_time_limit(seconds: float):
-    """evalplus's `time_limit` (same timer, same exception) that also records that it fired, so that
-    a timeout is told apart from a wrong answer (evalplus reports both as "fail")."""
-    def on_alarm(signum, frame):
-        TIMED_OUT.value = 1
-        raise ep_utils.TimeoutException("Timed out!")
-
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    signal.signal(signal.SIGALRM, on_alarm)
+    """evalplus's own `time_limit`, remembering that it fired (evalplus reports a timeout as "fail")."""
     try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        with ep_utils.time_limit(seconds):
+            yield
+    except ep_utils.TimeoutException:
+        TIMED_OUT.value = 1
+        raise
 
 
 # Set once, inherited by every child: the flagging time limit, and evalplus's memory cap computed

@@ -11,7 +11,7 @@ import select
 import signal
 import time
 
-CTX = mp.get_context("fork")  # for shared-memory values only (RawValue, RawArray, Pipe)
+CTX = mp.get_context("fork")  # for lock-free shared-memory values only (RawValue, RawArray)
 PROTO_FDS: list[int] = []  # closed first thing in every child: untrusted code must not talk to the host
 
 

@@ -190,4 +190,4 @@ def test_local_fallback_warns_and_judges(capfd):
     assert "NOT a sandbox" in capfd.readouterr().err
     assert (got[0].base_status, got[0].plus_status) == ("pass", "pass")
     assert (got[1].base_status, got[1].plus_status) == ("pass", "fail")
-    assert got[2].base_status == "timeout"
+    assert got[2].base_status == "timeout" and "test exceeded its time limit" in got[2].detail  # the flag, not a kill
