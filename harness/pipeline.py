@@ -201,20 +201,20 @@ def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bo
              sandbox: str = "docker", workers: int | None = None, data_dir: str | None = None,
              task_options: dict[str, Any] | None = None, ks: Iterable[int] = (1, 10, 100)
              ) -> tuple[Path, dict[str, Any]]:
-    task = open_task(task_name, data_dir, task_options or {})
-    all_problems: dict[str, Problem] = {}
-    for split in task.splits():
-        all_problems.update({p.task_id: p for p in task.problems(split)})
-    records = read_samples(samples, all_problems)
-    digest = hashlib.sha256(samples.read_bytes()).hexdigest()
-    config = {"command": "eval", "task": task_name, "samples": str(samples), "samples_sha256": digest,
-              "sandbox": sandbox, "task_options": task_options or {}}
-    run_id = f"eval-{slug(task_name)}-{slug(samples.stem)}-{config_hash(config)}"
-    store = open_store(out, run_id, config, force)
-    done = store.done(st.GENERATIONS)
-    store.append(st.GENERATIONS, (r for r in records if (r["task_id"], r["sample_idx"]) not in done))
-    used = [all_problems[t] for t in dict.fromkeys(r["task_id"] for r in records)]
-    with open_sandbox(sandbox, workers) as box:
+    with open_sandbox(sandbox, workers) as box:  # its containers start while the problems load
+        task = open_task(task_name, data_dir, task_options or {})
+        all_problems: dict[str, Problem] = {}
+        for split in task.splits():
+            all_problems.update({p.task_id: p for p in task.problems(split)})
+        records = read_samples(samples, all_problems)
+        digest = hashlib.sha256(samples.read_bytes()).hexdigest()
+        config = {"command": "eval", "task": task_name, "samples": str(samples), "samples_sha256": digest,
+                  "sandbox": sandbox, "task_options": task_options or {}}
+        run_id = f"eval-{slug(task_name)}-{slug(samples.stem)}-{config_hash(config)}"
+        store = open_store(out, run_id, config, force)
+        done = store.done(st.GENERATIONS)
+        store.append(st.GENERATIONS, (r for r in records if (r["task_id"], r["sample_idx"]) not in done))
+        used = [all_problems[t] for t in dict.fromkeys(r["task_id"] for r in records)]
         if not store.exists(st.MANIFEST):
             store.write_json(st.MANIFEST, build_manifest(
                 run_id=run_id, config=config, dataset={**task.dataset_info(), "n_problems": len(used)},

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem, Verdict
@@ -60,34 +60,41 @@ class Sandbox:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._left: Counter = Counter()  # jobs not yet handed to a worker, per payload
+        self._forks_left = 0  # checks not yet handed to a worker (each forks a child)
+        self._starting: list[Future] = []  # workers being started in the background
 
     # --- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
-        self.start()
+        self.start(wait=False)  # the containers come up while the caller loads its problems
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def start(self) -> None:
-        if self._pool:
-            return
-        if self.kind == "docker":
-            if not sandbox_image.engine_running():
-                raise UserError("the Docker engine is not running", sandbox_image.SETUP_HINT)
-            self._image = sandbox_image.image_id()
-            if not self._image:
-                raise UserError(f"the sandbox image {sandbox_image.image_tag()} is not built",
-                                sandbox_image.BUILD_HINT)
-            remove_stale()
-        else:
-            print(LOCAL_WARNING, file=sys.stderr, flush=True)
-        atexit.register(self.close)
-        with ThreadPoolExecutor(self.n_workers) as ex:
-            self._pool = list(ex.map(lambda _: self._spawn(), range(self.n_workers)))
-        if any(w is None for w in self._pool):
-            self.close()
-            raise UserError("the sandbox workers did not start", "run `nfbench sandbox check`")
+    def start(self, wait: bool = True) -> None:
+        """Check the engine and image, then start the workers; with wait=False they start in the
+        background and execute() waits for them."""
+        if not self._pool and not self._starting:
+            if self.kind == "docker":
+                if not sandbox_image.engine_running():
+                    raise UserError("the Docker engine is not running", sandbox_image.SETUP_HINT)
+                self._image = sandbox_image.image_id()
+                if not self._image:
+                    raise UserError(f"the sandbox image {sandbox_image.image_tag()} is not built",
+                                    sandbox_image.BUILD_HINT)
+                remove_stale()
+            else:
+                print(LOCAL_WARNING, file=sys.stderr, flush=True)
+            atexit.register(self.close)
+            ex = ThreadPoolExecutor(self.n_workers)
+            self._starting = [ex.submit(self._spawn) for _ in range(self.n_workers)]
+            ex.shutdown(wait=False)  # its threads end when their worker is up
+        if wait and self._starting:
+            self._pool = [f.result() for f in self._starting]
+            self._starting = []
+            if any(w is None for w in self._pool):
+                self.close()
+                raise UserError("the sandbox workers did not start", "run `nfbench sandbox check`")
 
     def _spawn(self) -> WorkerProc | None:
         if self._closed.is_set():
@@ -101,7 +108,8 @@ class Sandbox:
     def close(self) -> None:
         """Stop every worker (and with it its container); safe to call twice."""
         self._closed.set()
-        pool, self._pool = self._pool, []
+        pool, self._pool = self._pool + [f.result() for f in self._starting], []
+        self._starting = []
         with ThreadPoolExecutor(max(1, len(pool))) as ex:
             list(ex.map(lambda w: w and (w.kill() if w.busy else w.close()), pool))
         atexit.unregister(self.close)
@@ -112,13 +120,15 @@ class Sandbox:
     # --- execution ---------------------------------------------------------------------------
     def execute(self, jobs: Iterable[tuple[Problem, int, str]]) -> Iterator[Verdict]:
         """Yield one Verdict per job, in the order they finish."""
-        self.start()
+        self.start(wait=False)
         problems: dict[str, Problem] = {}
         samples: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for problem, idx, code in jobs:
             key = problem_key(problem)
             problems[key] = problem
             samples[key].append((idx, code))
+        # one check per phase (a slow phase's chunks make a few more)
+        self._forks_left = sum(len(v) * (1 + self._has_plus(problems[k])) for k, v in samples.items())
         work: queue.PriorityQueue = queue.PriorityQueue()
         results: queue.Queue = queue.Queue()
         seq = itertools.count()
@@ -182,6 +192,7 @@ class Sandbox:
                 else:
                     release(key, store_expected(key, truths[key].expected()))
 
+        self.start()  # the workers have been starting meanwhile
         threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads, deadlines, timed),
                                     daemon=True)
                    for slot in range(len(self._pool))]
@@ -261,6 +272,8 @@ class Sandbox:
             with self._lock:
                 self._left[pkey] -= 1
                 finished = [k for k in worker.known if self._left[k] <= 0 and k != pkey]
+                self._forks_left -= op == "check"
+                msg["opts"]["forks_left"] = max(0, self._forks_left) // self.n_workers
             worker.prepare(msg, pkey, payloads[pkey], finished)
             if op == "check":
                 msg["code"] = code

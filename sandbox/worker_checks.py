@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import shutil
 import signal
+import tempfile
 import time
 from copy import deepcopy
 
@@ -41,6 +43,10 @@ def _flagging_time_limit(seconds: float):
 ep.time_limit = _flagging_time_limit
 MAX_MEMORY_BYTES = ep.query_maximum_memory_bytes()
 ep.query_maximum_memory_bytes = lambda: MAX_MEMORY_BYTES
+# Cached once here rather than looked up in every child (~0.3 ms each): the temp root
+# create_tempdir uses, and the uname reliability_guard checks
+tempfile.gettempdir()
+platform.uname()
 
 
 def _evalplus_child(*args) -> None:

@@ -45,7 +45,7 @@ class Limits:
     gt_timeout: float = 600.0  # computing one problem's expected outputs
     gt_budget: float = 2.0  # a ground-truth job hands back the rest of its tests after this long
     recompute_len: int = 200_000  # expected outputs with a container this long are recomputed per check
-    restart_mb: int = 64  # a worker holding this much more memory than its payloads explain starts afresh
+    restart_mb: int = 64  # a worker wasting this much memory starts afresh (sooner if it pays off: worker.Memory)
     start_timeout: float = 60.0
 
     def opts(self) -> dict:

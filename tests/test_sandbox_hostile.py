@@ -202,6 +202,7 @@ def test_dead_container_is_replaced(sandbox_image):
     # whatever the machine's load (the reference-timing job of SQUARE runs first)
     slow = in_f("import time\ntime.sleep(6)")
     with Sandbox(workers=1, **{**LIMITS, "assert_time_limit": 10.0}) as sb:
+        sb.start()  # wait for the worker (entering only begins starting it)
         name = sb._pool[0].name
         killer = subprocess.Popen(["bash", "-c", f"sleep 2; docker kill {name}"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -220,6 +221,7 @@ from nfbench.sandbox.executor import Sandbox
 from nfbench.sandbox.workers import owner_label
 p = Problem("t", "", "f", "", Spec(kind="asserts", asserts=["assert f(1) == 1"]))
 with Sandbox(workers=2) as sb:
+    sb.start()
     print(owner_label(), flush=True)
     for v in sb.execute([(p, i, "import time\\ntime.sleep(100)\\ndef f(x): return x") for i in range(2)]):
         pass

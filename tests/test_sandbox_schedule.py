@@ -114,3 +114,24 @@ def test_problem_key_is_the_same_in_every_process_and_sees_types():
         return problem_key(Problem("t/1", "", "f", "def f(*a): pass", Spec(kind="evalplus", base_inputs=inputs)))
 
     assert key([[(1, 2)]]) != key([[[1, 2]]]) and key([[1]]) != key([[1.0]]) and key([[{1}]]) != key([[frozenset({1})]])
+
+
+def test_a_worker_restarts_once_its_wasted_memory_costs_more_than_a_restart(monkeypatch):
+    """worker.Memory: memory grown during a job belongs to its payload until that is evicted; what
+    remains is waste, worth a restart when the checks still to come would pay more for it in forks."""
+    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parents[1] / "sandbox"))
+    import worker
+
+    def job(key, forks_left, evict=(), restart_mb=64):
+        return {"op": "check", "key": key, "evict": list(evict),
+                "opts": {"restart_mb": restart_mb, "forks_left": forks_left}}
+
+    mem = worker.Memory()
+    mem.base = 40
+    assert not mem.account(job("a", 1000), 40, 140)  # 100 MB held by payload "a": not waste
+    assert not mem.account(job("b", 1000, evict=["a"]), 140, 40)  # "a" evicted and its memory returned
+    assert not mem.account(job("c", 1000, evict=["b"]), 40, 70)  # "c" holds 30 MB
+    assert not mem.account(job("d", 10, evict=["c"]), 70, 70)  # ... kept after its eviction: 10 checks left
+    assert mem.account(job("d", 1000), 70, 70)  # the same waste with 1000 checks left
+    assert mem.account(job("e", 0, evict=["d"], restart_mb=20), 70, 70)  # past restart_mb: always
+    assert mem.account(job("f", 0, restart_mb=-1), 40, 40)  # -1: after every job (the tests' setting)
