@@ -113,6 +113,7 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
 
     with open_sandbox(cfg.sandbox, cfg.sandbox_workers) as sandbox:
         method = get_method(cfg.method)(cfg, cfg.method_config, task)
+        sandbox.start()  # up while the model loaded; a sandbox that cannot start fails before generating
         if rank == 0 and not store.exists(st.MANIFEST):
             store.write_json(st.MANIFEST, build_manifest(
                 run_id=run_id, config=config, dataset={**task.dataset_info(),
