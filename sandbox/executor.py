@@ -255,95 +255,46 @@ class Sandbox:
 
     def _serve(self, slot: int, work: queue.PriorityQueue, results: queue.Queue, payloads: dict[str, bytes],
                deadlines: dict[str, dict[str, float]], timed: dict[str, dict[str, dict]]) -> None:
-        """One worker's loop. While a job runs, the next small one is already sent: a message takes
-        ~3 ms through the Docker daemon each way, and the worker would sit idle meanwhile."""
-        current, was_ahead = None, False  # (queue item, message) sent and not yet answered
         while True:
-            if current is None:
-                item = work.get()
-                if item[-1] is None or self._closed.is_set():
-                    return
-                current, was_ahead = self._send(slot, item, payloads, timed), False
-            item, msg = current
-            ahead = self._send(slot, nxt, payloads, timed) if (nxt := self._next_small(work)) else None
-            job, worker = item[-1], self._pool[slot] if slot < len(self._pool) else None
+            item = work.get()
+            if item[-1] is None or self._closed.is_set():
+                return
+            op, key, idx, phase, lo, hi, code = job = item[-1]
+            worker = self._pool[slot] if slot < len(self._pool) else None
+            if worker is None and slot < len(self._pool):
+                worker = self._pool[slot] = self._spawn()
+            if worker is None:
+                results.put((job, {"lost": "crashed", "detail": "no sandbox worker could be started"}))
+                continue
+            msg = {"id": next(self._ids), "op": op, "key": key, "phase": phase, "lo": lo, "hi": hi,
+                   "opts": self.limits.opts()}
+            pkey = f"gt:{key}" if op == "gt" else key
+            with self._lock:
+                self._left[pkey] -= 1
+                finished = [k for k in worker.known if self._left[k] <= 0 and k != pkey]
+                self._forks_left -= op == "check"
+                msg["opts"]["forks_left"] = max(0, self._forks_left) // self.n_workers
+            worker.prepare(msg, pkey, payloads[pkey], finished)
+            if op == "check":
+                msg["code"] = code
+                if key in timed:
+                    lim = timed[key][phase]
+                    msg["opts"]["assert_limits"] = {"load": lim["load"], "tests": lim["tests"][lo:hi]}
             t0 = time.perf_counter()
             try:
-                timeout = self.limits.gt_timeout + 30 if job[0] == "gt" else deadlines[job[1]][job[3]]
-                reply = worker.receive(msg, timeout) if worker is not None else \
-                    {"lost": "crashed", "detail": "no sandbox worker could be started"}
+                timeout = self.limits.gt_timeout + 30 if op == "gt" else deadlines[key][phase]
+                reply = worker.call(msg, timeout)
             except WorkerLost as e:
                 reply = {"lost": e.status, "detail": e.detail}
-                if ahead:  # never started: back to the queue
-                    self._requeue(work, ahead[0])
-                    ahead = None
                 if slot < len(self._pool):
                     self._pool[slot] = self._spawn()
             if TRACE:  # where the time goes: NFBENCH_SANDBOX_TRACE=file.jsonl
-                self._trace(slot, job, t0, reply, len(msg.get("problem", b"")), was_ahead)
-            if "missing" in reply:  # sent ahead of a job after which the worker restarted: again, later
-                self._requeue(work, item)
-            else:
-                results.put((job, reply))
-            current, was_ahead = ahead, True
+                self._trace(slot, job, t0, reply, len(msg.get("problem", b"")))
+            results.put((job, reply))
 
-    PREFETCH_S = 0.2  # checks expected to take less than this are sent ahead (more would hold back work)
-
-    def _next_small(self, work: queue.PriorityQueue):
-        """The next queued job if it is short, to be sent ahead; None otherwise."""
-        try:
-            item = work.get_nowait()
-        except queue.Empty:
-            return None
-        prio, neg_cost, _, job = item
-        # checks cost what their tests took in the ground truth; a ground-truth job at most gt_budget,
-        # so it goes ahead only while the other workers have plenty left
-        if job is not None and not self._closed.is_set() and (
-                (job[0] == "check" and -neg_cost < self.PREFETCH_S) or (job[0] == "gt" and work.qsize() > 2 * self.n_workers)):
-            return item
-        work.put(item)
-        return None
-
-    def _send(self, slot: int, item: tuple, payloads: dict[str, bytes], timed: dict[str, dict[str, dict]]):
-        """Send one queued job to the slot's worker; returns (item, message). A worker that is gone
-        shows when the answer is awaited."""
-        op, key, idx, phase, lo, hi, code = item[-1]
-        worker = self._pool[slot] if slot < len(self._pool) else None
-        if worker is None and slot < len(self._pool):
-            worker = self._pool[slot] = self._spawn()
-        msg = {"id": next(self._ids), "op": op, "key": key, "phase": phase, "lo": lo, "hi": hi,
-               "opts": self.limits.opts()}
-        if worker is None:
-            return item, msg  # receive() is skipped: the job gets a "crashed" verdict
-        pkey = f"gt:{key}" if op == "gt" else key
-        with self._lock:
-            self._left[pkey] -= 1
-            finished = [k for k in worker.known if self._left[k] <= 0 and k != pkey]
-            self._forks_left -= op == "check"
-            msg["opts"]["forks_left"] = max(0, self._forks_left) // self.n_workers
-        worker.prepare(msg, pkey, payloads[pkey], finished)
-        if op == "check":
-            msg["code"] = code
-            if key in timed:
-                lim = timed[key][phase]
-                msg["opts"]["assert_limits"] = {"load": lim["load"], "tests": lim["tests"][lo:hi]}
-        try:
-            worker.send(msg)
-        except WorkerLost:
-            pass  # receive() reports it
-        return item, msg
-
-    def _requeue(self, work: queue.PriorityQueue, item: tuple) -> None:
-        op, key = item[-1][:2]
-        with self._lock:
-            self._left[f"gt:{key}" if op == "gt" else key] += 1
-            self._forks_left += op == "check"
-        work.put(item)
-
-    def _trace(self, slot: int, job: tuple, t0: float, reply: dict, sent: int, ahead: bool) -> None:
+    def _trace(self, slot: int, job: tuple, t0: float, reply: dict, sent: int) -> None:
         op, key, idx, phase, lo, hi, _ = job
         row = {"slot": slot, "op": op, "key": key[:8], "idx": idx, "phase": phase, "lo": lo, "hi": hi,
-               "ahead": ahead, "missing": "missing" in reply,
                "t0": round(t0, 4), "t1": round(time.perf_counter(), 4), "payload_bytes": sent,
                "child_s": reply.get("seconds"), "load_s": reply.get("load_s"), "worker_s": reply.get("worker_s"),
                "rss_mb": reply.get("rss_mb"), "restarted": reply.get("restarted")}

@@ -131,11 +131,7 @@ class WorkerProc:
             self.kill()
             raise WorkerLost("crashed", f"worker did not start: {' | '.join(self.stderr)}")
         self.known: OrderedDict[str, None] = OrderedDict()  # payloads it holds, least recently used first
-        self.in_flight = 0  # jobs sent and not answered (closing then kills instead of waiting)
-
-    @property
-    def busy(self) -> bool:
-        return self.in_flight > 0
+        self.busy = False  # a job is in flight (closing then kills instead of waiting)
 
     def prepare(self, msg: dict, pkey: str, payload: bytes, finished: list[str]) -> None:
         """Attach the problem payload unless the worker holds it, and drop the payloads of problems
@@ -174,32 +170,24 @@ class WorkerProc:
         except queue.Empty:
             return None
 
-    def send(self, msg: dict) -> None:
-        """Queue a job; the worker answers jobs in the order they were sent."""
+    def call(self, msg: dict, timeout: float) -> dict:
         body = pickle.dumps(msg, protocol=5)
-        self.in_flight += 1
+        self.busy = True
         try:
             self.proc.stdin.write(struct.pack(">I", len(body)) + body)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._lost() from None
-
-    def receive(self, msg: dict, timeout: float) -> dict:
-        """The answer to `msg` (the oldest job in flight), waiting at most `timeout` seconds."""
         reply = self._get(timeout)
+        self.busy = False
         if reply is None:
             raise self._lost(timed_out=self.proc.poll() is None)
-        self.in_flight -= 1
         if reply.get("id") != msg["id"]:
             self.kill()
             raise WorkerLost("crashed", "worker answered out of turn")
         if reply.get("restarted"):  # it started afresh (see worker.Memory) and holds no payload
             self.known.clear()
         return reply
-
-    def call(self, msg: dict, timeout: float) -> dict:
-        self.send(msg)
-        return self.receive(msg, timeout)
 
     def _lost(self, timed_out: bool = False) -> WorkerLost:
         oom = False
