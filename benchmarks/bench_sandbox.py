@@ -125,6 +125,17 @@ def tests_cpu_seconds(cache: Path) -> float:
     return total
 
 
+def cpu_seconds() -> tuple[float, ...]:
+    """Machine-wide CPU seconds so far: busy, idle, stolen by the hypervisor (zeros off Linux).
+    Steal shows a noisy neighbour; nfbench's busy seconds, next to the floor, its own overhead."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return (0.0, 0.0, 0.0)
+    hz = os.sysconf("SC_CLK_TCK")
+    return ((f[0] + f[1] + f[2] + f[5] + f[6]) / hz, (f[3] + f[4]) / hz, f[7] / hz)
+
+
 def compare(samples: list[dict], ep: dict, ours: dict) -> tuple[int, list[str], Counter]:
     idx: Counter = Counter()
     agree, lines, table = 0, [], Counter()
@@ -155,9 +166,12 @@ def main() -> None:
             path = work / f"{dataset}-{args.suite}.jsonl"
             path.write_text("".join(json.dumps({"task_id": s["task_id"], "solution": s["solution"]}) + "\n"
                                     for s in samples))
+            c0 = cpu_seconds()
             t_ep, ep, ep_gt = run_evalplus(dataset, path, work, args.evalplus_parallel)
             print(f"[{dataset}] evalplus.evaluate: {t_ep:.1f} s", flush=True)
+            c1 = cpu_seconds()
             t_ours, ours, how = run_ours(dataset, path, work, args.workers)
+            c2 = cpu_seconds()
             floor = tests_cpu_seconds(work / "nfbench-cache")
             agree, lines, table = compare(samples, ep, ours)
         cores = os.cpu_count() or 1
@@ -172,6 +186,8 @@ def main() -> None:
         print(f"tests' own CPU time (canonical solutions on all inputs): {floor:.1f} s; cold-cache floor "
               f"= (ground truth + checks) / {cores} cores ~ {2 * floor / cores:.1f} s wall "
               f"-> nfbench is at {t_ours / max(2 * floor / cores, 1e-9):.2f}x the floor")
+        used = [" / ".join(f"{b - a:.1f}" for a, b in zip(x, y)) for x, y in ((c0, c1), (c1, c2))]
+        print(f"machine CPU seconds busy / idle / stolen: during evalplus {used[0]}, during nfbench {used[1]}")
         print(f"agreement (base and plus pass/not-pass): {agree}/{len(samples)} = {agree / len(samples):.4f}")
         print("status table (kind, evalplus base, nfbench base, evalplus plus, nfbench plus): count")
         for row, n in sorted(table.items()):
