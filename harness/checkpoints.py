@@ -40,8 +40,11 @@ def data_sha256(records: Iterable[Any]) -> str:
 def write_info(ckpt: Path, *, method: str, backbone: str, train_config: dict[str, Any],
                data: dict[str, Any], complete: bool, **extra: Any) -> None:
     ckpt.mkdir(parents=True, exist_ok=True)
+    from nfbench.harness.manifest import git_info, hardware, package_versions
+
     info = {"method": method, "backbone": backbone, "complete": complete, "created": time.time(),
-            "train_config": train_config, "data": data, **extra}
+            "train_config": train_config, "data": data, "git": git_info(), "packages": package_versions(),
+            "hardware": hardware(), **extra}
     tmp = ckpt / (INFO + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, default=str))
     tmp.replace(ckpt / INFO)
@@ -49,7 +52,15 @@ def write_info(ckpt: Path, *, method: str, backbone: str, train_config: dict[str
 
 def read_info(ckpt: str | Path) -> dict[str, Any] | None:
     f = Path(ckpt) / INFO
-    return json.loads(f.read_text()) if f.is_file() else None
+    if not f.is_file():
+        return None
+    try:
+        info = json.loads(f.read_text())
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        raise UserError(f"{f} is corrupt", f"delete {f.parent} and train it again (`nfbench train`)")
+    return info
 
 
 def latest_checkpoint(method: str, backbone: str) -> Path | None:
@@ -57,7 +68,7 @@ def latest_checkpoint(method: str, backbone: str) -> Path | None:
     root = results_dir() / "checkpoints" / method
     found = []
     for f in root.glob(f"*/{INFO}"):
-        info = json.loads(f.read_text())
+        info = read_info(f.parent) or {}
         if info.get("complete") and info.get("backbone") == backbone:
             found.append((info.get("created", 0.0), f.parent))
     return max(found)[1] if found else None

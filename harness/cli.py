@@ -282,6 +282,8 @@ def main() -> None:
         if DEBUG["on"]:
             raise
         if _is_usage_error(e):
+            if not e.format_message():  # `nfbench`, `nfbench ls` with no arguments: click printed the help
+                sys.exit(0)
             ctx = getattr(e, "ctx", None)
             typer.echo(f"error: {e.format_message()} — see `{ctx.command_path if ctx else 'nfbench'} --help`", err=True)
             sys.exit(2)

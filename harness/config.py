@@ -5,6 +5,8 @@ UserErrors and attaches the chosen method's own config dataclass under `method_c
 """
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +91,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise UserError(f"config file not found: {p}", "pass an existing YAML file to --config")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise UserError(f"config file {p} is not UTF-8 text", "save it as UTF-8 YAML") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -118,18 +122,67 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def _merge(schema: Any, *layers: dict[str, Any]) -> Any:
+def _field_names(schema: Any, path: list[str]) -> list[str]:
+    """The option names at `path` inside a config dataclass (for "did you mean ...?")."""
+    for name in path:
+        f = {f.name: f for f in dataclasses.fields(schema)}.get(name)
+        default = f.default_factory() if f and f.default_factory is not dataclasses.MISSING else None
+        if not dataclasses.is_dataclass(default):
+            return []
+        schema = type(default)
+    return [f.name for f in dataclasses.fields(schema)]
+
+
+def _check_sections(schema: Any, layer: dict[str, Any], where: str) -> None:
+    """A section (e.g. `trainer`) given as a scalar: say which key, not OmegaConf's merge error."""
+    for f in dataclasses.fields(schema):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        if dataclasses.is_dataclass(default) and f.name in layer:
+            if not isinstance(layer[f.name], dict):
+                raise UserError(f"bad config: '{where}{f.name}' must be a mapping of options, "
+                                f"not {layer[f.name]!r}", f"e.g. --set {where}{f.name}.<option>=<value>")
+            _check_sections(type(default), layer[f.name], f"{where}{f.name}.")
+
+
+def _merge(schema: Any, *layers: dict[str, Any], help_hint: str) -> Any:
     cfg = OmegaConf.structured(schema)
     try:
         for layer in layers:
+            _check_sections(schema, layer, "")
             cfg = OmegaConf.merge(cfg, OmegaConf.create(layer))
         return OmegaConf.to_object(cfg)
     except OmegaConfBaseException as e:
         msg = str(e).splitlines()[0]
-        key = getattr(e, "full_key", None)
+        key = getattr(e, "full_key", None) or ""
         where = f" (key '{key}')" if key else ""
-        raise UserError(f"bad config{where}: {msg}", "check the key names and value types "
-                        "(`nfbench run --help`, configs/*.yaml)") from None
+        hint = f"check the key names and value types ({help_hint}, configs/*.yaml)"
+        if key and "not in" in msg:
+            *parents, leaf = key.split(".")
+            close = difflib.get_close_matches(leaf, _field_names(schema, parents), n=1)
+            if close:
+                hint = f"did you mean '{'.'.join([*parents, close[0]])}'?"
+        raise UserError(f"bad config{where}: {msg}", hint) from None
+
+
+def _check_ranges(cfg: Any) -> None:
+    """Values the type check lets through but that make no sense (e.g. --limit -1 would drop a problem)."""
+    def get(key: str) -> Any:
+        node = cfg
+        for part in key.split("."):
+            node = getattr(node, part, None)
+        return node
+
+    rules = [(k, lambda v: v >= 1, "must be >= 1") for k in (
+        "n_samples", "max_new_tokens", "batch_size", "limit", "sandbox_workers",
+        "trainer.batch_size", "trainer.grad_accum", "trainer.max_steps")]
+    rules += [("temperature", lambda v: v >= 0, "must be >= 0"), ("top_p", lambda v: 0 < v <= 1, "must be in (0, 1]"),
+              ("trainer.lr", lambda v: v > 0, "must be > 0"), ("trainer.epochs", lambda v: v > 0, "must be > 0"),
+              ("ks", lambda v: all(k >= 1 for k in v), "must all be >= 1"),
+              ("sandbox", lambda v: v in ("docker", "local"), "must be docker or local")]
+    for key, ok, why in rules:
+        value = get(key)
+        if value is not None and not ok(value):
+            raise UserError(f"bad config value: {key}={value!r}", f"{key} {why}")
 
 
 def load_config(schema: type, path: str | None, overrides: dict[str, Any]) -> Any:
@@ -138,11 +191,17 @@ def load_config(schema: type, path: str | None, overrides: dict[str, Any]) -> An
 
     layers = [read_yaml(path) if path else {}, overrides]
     method_layers = [layer.pop("method_config", None) or {} for layer in layers]
-    cfg = _merge(schema, *layers)
+    if any(not isinstance(m, dict) for m in method_layers):
+        raise UserError("bad config: 'method_config' must be a mapping of the method's options",
+                        "e.g. --set method_config.<option>=<value> (see `nfbench ls methods`)")
+    command = "nfbench train --help" if schema is TrainConfig else "nfbench run --help"
+    cfg = _merge(schema, *layers, help_hint=f"`{command}`")
+    _check_ranges(cfg)
     if isinstance(getattr(cfg, "task", None), str):
         TASKS.check(cfg.task)  # fail on a mistyped task before any work (or printing) starts
     method_cls = get_method(cfg.method)
-    cfg.method_config = _merge(method_cls.config_class, *method_layers)
+    cfg.method_config = _merge(method_cls.config_class, *method_layers,
+                               help_hint=f"the fields of {method_cls.config_class.__name__}")
     return cfg
 
 

@@ -40,8 +40,12 @@ def list_runs(root: Path | None = None) -> str:
     rows = []
     for run_dir in sorted(p for p in root.glob("*") if p.is_dir()):
         summary_path = run_dir / "summary.json"
-        if summary_path.exists():
-            s = json.loads(summary_path.read_text())
+        try:
+            s = json.loads(summary_path.read_text()) if summary_path.exists() else None
+        except ValueError:
+            rows.append(f"{run_dir.name:60s} (summary.json is corrupt: re-run its command to rewrite it)")
+            continue
+        if s is not None:
             rows.append(f"{run_dir.name:60s} {s.get('method')!s:14s} {s.get('task')!s:11s} pass@1: {_pass1(s)}")
         else:
             rows.append(f"{run_dir.name:60s} (unfinished: re-run its command to resume)")

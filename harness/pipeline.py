@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from nfbench.harness import store as st
 from nfbench.harness.config import RunConfig, TrainConfig, to_dict
 from nfbench.harness.errors import UserError
-from nfbench.harness.manifest import build_manifest
+from nfbench.harness.manifest import build_manifest, git_info, package_versions
 from nfbench.harness.metrics import summarise
 from nfbench.harness.progress import progress
 from nfbench.harness.registry import get_method, get_task
@@ -108,27 +108,76 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
     task = open_task(cfg.task, cfg.data_dir, cfg.task_options)
     problems = select_problems(task, cfg.split, cfg.task_ids, cfg.limit)
     run_id = f"{slug(cfg.task)}-{slug(cfg.method)}-{slug(cfg.backbone)}-{config_hash(config)}"
-    store = open_store(out, run_id, config, force)
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
+    if rank != 0:  # a shard of a multi-process run: generate into rank 0's store, which executes all
+        method = get_method(cfg.method)(cfg, cfg.method_config, task)
+        store = wait_for_manifest(out, run_id, config, force)
+        generate_pending(store, method, problems[rank::world], cfg)
+        return store.path, {}
+
+    # Everything that can fail on bad input (sandbox, method, checkpoint) fails before the run
+    # directory is touched, so a failed start never moves or leaves anything in results/.
     with open_sandbox(cfg.sandbox, cfg.sandbox_workers) as sandbox:
         method = get_method(cfg.method)(cfg, cfg.method_config, task)
         sandbox.start()  # up while the model loaded; a sandbox that cannot start fails before generating
-        if rank == 0 and not store.exists(st.MANIFEST):
+        store = open_store(out, run_id, config, force)
+        if not store.exists(st.MANIFEST):
             store.write_json(st.MANIFEST, build_manifest(
                 run_id=run_id, config=config, dataset={**task.dataset_info(),
                 "split": cfg.split or task.default_split, "n_problems": len(problems)},
                 model=method.manifest_info(), sandbox={"kind": cfg.sandbox, "image_id": sandbox.image_id()},
                 seeds={"seed": cfg.seed}))
-        generate_pending(store, method, problems[rank::world], cfg)
-        if rank != 0:
-            return store.path, {}
+        else:
+            if store.done(st.GENERATIONS) < {(p.task_id, s) for p in problems for s in range(cfg.n_samples)}:
+                check_same_weights(store, method)
+            note_resume(store)
+        generate_pending(store, method, problems[0::world], cfg)
         wait_for_shards(store, problems, cfg.n_samples, world)
         execute_pending(store, problems, sandbox)
     info = {"run_id": run_id, "method": cfg.method, "task": cfg.task, "backbone": cfg.backbone,
             "split": cfg.split or task.default_split, "n_samples_per_problem": cfg.n_samples,
             "temperature": cfg.temperature}
     return store.path, finish(store, info, cfg.ks)
+
+
+def check_same_weights(store: st.RunStore, method: Any) -> None:
+    """A resumed run must generate its remaining samples with the weights it started with
+    (`nfbench train` may have finished a newer checkpoint in between)."""
+    old = store.read_json(st.MANIFEST).get("model") or {}
+    new = method.manifest_info()
+    for key in ("checkpoint", "weights_sha256"):
+        if old.get(key) != new.get(key):
+            raise UserError(f"{store.path} was started with {key} {old.get(key)}, but this run would use "
+                            f"{new.get(key)}", f"pass --checkpoint {old.get('checkpoint')} to finish it "
+                            "with its own weights, or --force to start over" if old.get("checkpoint")
+                            else "pass --force to start over with the new weights")
+
+
+def note_resume(store: st.RunStore) -> None:
+    """A resumed run may continue under other code or packages: each resume is added to the manifest."""
+    manifest = store.read_json(st.MANIFEST)
+    manifest.setdefault("resumes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                               "git": git_info(), "packages": package_versions()})
+    store.write_json(st.MANIFEST, manifest)
+
+
+def wait_for_manifest(out: str | None, run_id: str, config: dict[str, Any], force: bool,
+                      timeout_s: float = 3600) -> st.RunStore:
+    """Ranks > 0 of a sharded run join the store once rank 0 has created it: a manifest of this
+    config; with --force, one written after this process started (not the run about to be moved aside)."""
+    path = Path(out) if out else st.results_root() / "runs" / run_id
+    manifest, started, deadline = path / st.MANIFEST, time.time() - 5, time.time() + timeout_s
+    while True:
+        try:
+            fresh = not force or manifest.stat().st_mtime >= started
+            if fresh and config_hash(json.loads(manifest.read_text()).get("config", {})) == config_hash(config):
+                return st.RunStore(path)
+        except (OSError, ValueError):
+            pass
+        if time.time() > deadline:
+            raise UserError(f"rank 0 did not create {path} in time", "check rank 0's log and re-run")
+        time.sleep(1)
 
 
 def generate_pending(store: st.RunStore, method: Any, problems: list[Problem], cfg: RunConfig) -> None:
@@ -161,33 +210,32 @@ def wait_for_shards(store: st.RunStore, problems: list[Problem], n: int, world: 
         return
     want = {(p.task_id, s) for p in problems for s in range(n)}
     deadline = time.time() + timeout_s
-    while not want <= store.done(st.GENERATIONS):
+    while not want <= store.done(st.GENERATIONS, repair=False):  # other ranks are still appending
         if time.time() > deadline:
             raise UserError("timed out waiting for the other ranks' generations", "re-run to resume")
         time.sleep(2)
 
 
 # --- nfbench eval ------------------------------------------------------------------------------
-def read_samples(path: Path, problems: dict[str, Problem]) -> list[dict[str, Any]]:
-    """An evalplus samples file -> generation records; sample_idx = position among the task's samples."""
-    if not path.is_file():
-        raise UserError(f"samples file not found: {path}", "pass an existing JSONL file to --samples")
+def read_samples(path: Path, problems: dict[str, Problem], raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An evalplus samples file's records -> generation records; sample_idx = position among the
+    task's samples."""
     counts: dict[str, int] = {}
     out = []
-    for i, rec in enumerate(st.read_jsonl(path), 1):
+    for i, rec in enumerate(raw, 1):
         task_id = rec.get("task_id")
         if task_id not in problems:
-            raise UserError(f"{path}:{i}: unknown task_id {task_id!r}",
+            raise UserError(f"{path}, sample {i}: unknown task_id {task_id!r}",
                             "samples must belong to the task given with --task")
         if "solution" in rec:
             solution = rec["solution"]
         elif "completion" in rec:
             solution = problems[task_id].prompt + rec["completion"]
         else:
-            raise UserError(f"{path}:{i}: a sample needs a 'solution' or a 'completion' field",
+            raise UserError(f"{path}, sample {i}: a sample needs a 'solution' or a 'completion' field",
                             "write evalplus samples: {\"task_id\": ..., \"solution\": ...}")
         if not isinstance(solution, str):
-            raise UserError(f"{path}:{i}: the solution must be a string", "fix the samples file")
+            raise UserError(f"{path}, sample {i}: the solution must be a string", "fix the samples file")
         idx = counts.get(task_id, 0)
         counts[task_id] = idx + 1
         out.append({"task_id": task_id, "sample_idx": idx, "prompt": problems[task_id].prompt,
@@ -202,24 +250,30 @@ def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bo
              sandbox: str = "docker", workers: int | None = None, data_dir: str | None = None,
              task_options: dict[str, Any] | None = None, ks: Iterable[int] = (1, 10, 100)
              ) -> tuple[Path, dict[str, Any]]:
+    get_task(task_name)  # an unknown task or a bad samples file is reported before Docker starts
+    if not samples.is_file():
+        raise UserError(f"samples file not found: {samples}", "pass an existing JSONL file to --samples")
+    raw = st.read_input_jsonl(samples)
     with open_sandbox(sandbox, workers) as box:  # its containers start while the problems load
         task = open_task(task_name, data_dir, task_options or {})
         all_problems: dict[str, Problem] = {}
         for split in task.splits():
             all_problems.update({p.task_id: p for p in task.problems(split)})
-        records = read_samples(samples, all_problems)
+        records = read_samples(samples, all_problems, raw)
         digest = hashlib.sha256(samples.read_bytes()).hexdigest()
         config = {"command": "eval", "task": task_name, "samples": str(samples), "samples_sha256": digest,
                   "sandbox": sandbox, "task_options": task_options or {}}
         run_id = f"eval-{slug(task_name)}-{slug(samples.stem)}-{config_hash(config)}"
         store = open_store(out, run_id, config, force)
-        done = store.done(st.GENERATIONS)
-        store.append(st.GENERATIONS, (r for r in records if (r["task_id"], r["sample_idx"]) not in done))
         used = [all_problems[t] for t in dict.fromkeys(r["task_id"] for r in records)]
         if not store.exists(st.MANIFEST):
             store.write_json(st.MANIFEST, build_manifest(
                 run_id=run_id, config=config, dataset={**task.dataset_info(), "n_problems": len(used)},
                 model={}, sandbox={"kind": sandbox, "image_id": box.image_id()}, seeds={}))
+        else:
+            note_resume(store)
+        done = store.done(st.GENERATIONS)
+        store.append(st.GENERATIONS, (r for r in records if (r["task_id"], r["sample_idx"]) not in done))
         execute_pending(store, used, box)
     n = min(sum(1 for r in records if r["task_id"] == p.task_id) for p in used)
     info = {"run_id": run_id, "method": "samples:" + samples.stem, "task": task_name, "backbone": None,
@@ -229,7 +283,8 @@ def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bo
 
 # --- nfbench train -----------------------------------------------------------------------------
 def train(cfg: TrainConfig) -> Path:
-    task = open_task(cfg.data, cfg.data_dir, cfg.task_options) if not cfg.data.endswith(".jsonl") else None
+    is_file = cfg.data.endswith((".jsonl", ".jsonl.gz"))  # an SFT data file, else a task name
+    task = None if is_file else open_task(cfg.data, cfg.data_dir, cfg.task_options)
     method_cls = get_method(cfg.method)
     if not getattr(method_cls, "trainable", True):
         raise UserError(f"method '{cfg.method}' is training-free", f"run it: nfbench run --method {cfg.method}")

@@ -8,6 +8,7 @@ training imported, locally and, for the CoT model the latent methods start from,
 """
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import shutil
@@ -140,11 +141,19 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
     from nfbench.harness.report import build_report, compare as comparison, load_runs, tables
 
     if smoke:
+        if methods or baseline or update or reuse_checkpoints:
+            raise UserError("--smoke takes no --method, --baseline, --update or --reuse-checkpoints",
+                            "run `nfbench regress --smoke` alone")
         return run_smoke(work)
     baseline = Path(baseline or DEFAULT_BASELINE)
+    names = [m.method for m in SUITE]
+    for name in methods or []:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+            raise UserError(f"unknown regress method '{name}'" + (f"; did you mean '{close[0]}'?" if close else ""),
+                            f"choose from {', '.join(names)}")
     suite = tuple(m for m in SUITE if not methods or m.method in methods)
-    if methods and len(suite) != len(set(methods)):
-        raise UserError(f"unknown regress method(s) in {methods}", f"choose from {', '.join(m.method for m in SUITE)}")
+    old_baseline = comparison.load_baseline(baseline) if baseline.exists() or not update else {}  # fail now, not after 15 min
     work = Path(work or results_root() / "regress")
     start = time.time()
     runs, errors, seconds, checkpoints = measure(suite, work, reuse_checkpoints)
@@ -161,17 +170,16 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
         if errors:
             print("not updating the baseline: some methods failed")
             return 1
-        old = comparison.load_baseline(baseline) if baseline.exists() else {}
-        new = comparison.baseline_from_rows(rows, old.get("tolerances"), note=baseline_note(total, methods))
+        new = comparison.baseline_from_rows(rows, old_baseline.get("tolerances"), note=baseline_note(total, methods))
         if methods:  # `--update -m X` rewrites X's entries and keeps the others
-            new["entries"] = {**old.get("entries", {}), **new["entries"]}
+            new["entries"] = {**old_baseline.get("entries", {}), **new["entries"]}
         comparison.write_baseline(new, baseline)
         print(f"baseline written: {baseline}")
         for method in cache.COMMITTED_MEMBERS:
             if method in checkpoints and (stored := cache.commit(method, checkpoints[method])):
                 print(f"committed cache refreshed: {stored} (git add {cache.COMMITTED})")
         return 0
-    findings = comparison.compare(rows, comparison.load_baseline(baseline), rule="tolerance")
+    findings = comparison.compare(rows, old_baseline, rule="tolerance")
     findings = [f for f in findings if f.key.split("/")[0] in {m.method for m in suite}]
     for f in findings:
         print(("ok    " if f.status not in comparison.FAILING else "FAIL  ") + f.describe())

@@ -67,15 +67,49 @@ def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
     return records
 
 
+def read_input_jsonl(path: Path) -> list[dict[str, Any]]:
+    """All records of a JSONL file a user gave us (e.g. samples): every non-blank line must be a
+    JSON object; a last line without a newline is fine (input is not written by our appends)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text", "write the file as UTF-8 JSON lines") from None
+    records = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as e:
+            raise UserError(f"{path}:{i}: not valid JSON ({e.msg})", "fix or remove that line") from None
+        if not isinstance(rec, dict):
+            raise UserError(f"{path}:{i}: a line must be a JSON object", "write one {...} per line")
+        records.append(rec)
+    return records
+
+
+def is_run_dir(path: Path) -> bool:
+    """True if every entry of `path` is a file a run store writes (an empty directory counts)."""
+    names = {MANIFEST, GENERATIONS, EXECUTIONS, SUMMARY, SAMPLES}
+    return all(p.name in names or p.name.removesuffix(".tmp") in names for p in path.iterdir())
+
+
 class RunStore:
     def __init__(self, path: Path):
         self.path = Path(path)
 
     @classmethod
     def create(cls, path: Path, *, force: bool = False) -> RunStore:
-        """Open (or create) a run directory; with force, move an existing one aside first."""
+        """Open (or create) a run directory; with force, move an existing one aside first.
+
+        A directory holding anything a run store does not write is refused either way, so that
+        `--out results --force` cannot move a whole results tree aside.
+        """
         path = Path(path)
-        if force and path.exists():
+        if path.exists() and (not path.is_dir() or not is_run_dir(path)):
+            raise UserError(f"{path} exists and is not a run directory",
+                            "choose a new or empty --out directory")
+        if force and path.exists() and any(path.iterdir()):
             aside = path.with_name(f"{path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
             shutil.move(str(path), aside)
             log.warning("moved the previous run aside to %s", aside)
@@ -104,11 +138,12 @@ class RunStore:
             raise UserError(f"{p} is not valid JSON", "restore it or re-run with --force") from None
 
     # --- JSONL (append-only) --------------------------------------------------------------------
-    def records(self, name: str) -> list[dict[str, Any]]:
-        return read_jsonl(self.file(name), repair=True)
+    def records(self, name: str, *, repair: bool = True) -> list[dict[str, Any]]:
+        """repair=False to read while another process may be appending (a torn line is not cut)."""
+        return read_jsonl(self.file(name), repair=repair)
 
-    def done(self, name: str) -> set[tuple[str, int]]:
-        return {(r["task_id"], r["sample_idx"]) for r in self.records(name)}
+    def done(self, name: str, *, repair: bool = True) -> set[tuple[str, int]]:
+        return {(r["task_id"], r["sample_idx"]) for r in self.records(name, repair=repair)}
 
     def append(self, name: str, records: Iterable[dict[str, Any]]) -> int:
         n = 0

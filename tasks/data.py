@@ -90,10 +90,15 @@ def _download(key: str, version: str, dest: Path) -> None:
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Rows of a .jsonl, .jsonl.gz or .json (list) file."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        if path.name.endswith(".json"):
-            return json.load(f)
-        return [json.loads(line) for line in f if line.strip()]
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            if path.name.endswith(".json"):
+                return json.load(f)
+            return [json.loads(line) for line in f if line.strip()]
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as e:  # gzip.BadGzipFile is an OSError
+        raise UserError(f"data file {path} is corrupt or truncated ({type(e).__name__})",
+                        "delete it so that it is fetched again, or restore it from its source "
+                        "(see shared/data/SOURCES.md)") from None
 
 
 def sha256(path: Path) -> str:

@@ -49,6 +49,25 @@ def test_bad_config_key_and_type(nfbench_cmd, results_dir):
     assert_user_error(run_cli(["run", "--set", "n_samples=many"], nfbench_cmd), "n_samples")
 
 
+def test_config_values_sections_and_near_misses(nfbench_cmd, tmp_path, results_dir):
+    assert_user_error(run_cli(["run", "--set", "n_sampels=3"], nfbench_cmd), "did you mean 'n_samples'?")
+    assert_user_error(run_cli(["train", "cot", "--set", "trainer.lrr=1"], nfbench_cmd), "did you mean 'trainer.lr'?")
+    assert_user_error(run_cli(["train", "cot", "--set", "trainer=3"], nfbench_cmd), "'trainer' must be a mapping")
+    assert_user_error(run_cli(["run", "--set", "method_config=5"], nfbench_cmd), "'method_config' must be a mapping")
+    for bad in ("limit=-1", "n_samples=0", "top_p=0", "sandbox=bogus"):
+        assert_user_error(run_cli(["run", "--set", bad], nfbench_cmd), "bad config value", bad.split("=")[0])
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("method: cot # caf\xe9\n".encode("latin-1"))
+    assert_user_error(run_cli(["run", "--config", str(latin1)], nfbench_cmd), "not UTF-8")
+    assert not (results_dir / "runs").exists() or not any((results_dir / "runs").iterdir())
+
+
+def test_no_arguments_prints_help_and_exits_0(nfbench_cmd):
+    for args in ([], ["ls"], ["sandbox"]):
+        proc = run_cli(args, nfbench_cmd)
+        assert proc.returncode == 0 and "Usage" in proc.stdout and not proc.stderr.strip(), (args, proc.stderr)
+
+
 def test_malformed_and_missing_yaml(nfbench_cmd, tmp_path, results_dir):
     bad = tmp_path / "bad.yaml"
     bad.write_text("method: cot\n  task: [unclosed\n")
@@ -63,7 +82,7 @@ def test_missing_and_malformed_samples_file(nfbench_cmd, tmp_path, results_dir):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"task_id": "synth/test/0", "solution": "x"}\nnot json\n{"task_id": 1}\n')
     assert_user_error(run_cli(["eval", "--task", "synth", "--samples", str(bad)], nfbench_cmd),
-                      "malformed at line 2")
+                      "bad.jsonl:2: not valid JSON")
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text(json.dumps({"task_id": "HumanEval/0", "solution": "x"}) + "\n")
     assert_user_error(run_cli(["eval", "--task", "synth", "--samples", str(wrong)], nfbench_cmd),
@@ -73,6 +92,7 @@ def test_missing_and_malformed_samples_file(nfbench_cmd, tmp_path, results_dir):
 def test_missing_data_says_where_to_put_it(nfbench_cmd, tmp_path, results_dir, monkeypatch):
     monkeypatch.setenv("NFBENCH_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "s.jsonl").write_text(json.dumps({"task_id": "Mbpp/2", "solution": "x"}) + "\n")
     proc = run_cli(["eval", "--task", "mbpp+", "--samples", str(tmp_path / "s.jsonl")], nfbench_cmd)
     assert_user_error(proc, "NFBENCH_DATA_DIR")
 

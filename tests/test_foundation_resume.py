@@ -73,6 +73,26 @@ def test_killed_run_resumes_without_duplicates(trained_results: Path, tmp_path: 
     assert again.returncode == 0 and len(pairs(gens)) == len(expected)  # nothing redone
 
 
+def test_two_ranks_share_one_store_and_force_moves_it_aside_once(trained_results: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    cmd = [NFBENCH, "run", "--method", "direct", "--backbone", "tiny-llama", "--task", "synth",
+           "--limit", "6", "--out", str(out), "--force", "--set", "max_new_tokens=20",
+           "--set", "task_options={steps: 2, n_train: 64, n_val: 8, n_test: 16}"]
+    out.mkdir()
+    (out / "generations.jsonl").write_text('{"task_id": "old", "sample_idx": 0}\n')
+    env = {**os.environ, "NFBENCH_RESULTS": str(trained_results), "WORLD_SIZE": "2"}
+    ranks = [subprocess.Popen(cmd, env={**env, "RANK": str(r)}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for r in (1, 0)]  # rank 1 first: it must wait
+    for proc in ranks:
+        assert proc.wait(timeout=600) == 0, proc.stderr.read()[-2000:]
+    expected = {(f"synth/test/{i}", 0) for i in range(6)}
+    for name in ("generations.jsonl", "executions.jsonl"):
+        got = pairs(out / name)
+        assert len(got) == len(set(got)) and set(got) == expected, name
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("run.old-")]
+    assert len(aside) == 1 and pairs(aside[0] / "generations.jsonl") == [("old", 0)]
+
+
 def test_manifest_records_what_reproduces_the_run(trained_results: Path, tmp_path: Path):
     env = {**os.environ, "NFBENCH_RESULTS": str(trained_results)}
     out = tmp_path / "run"

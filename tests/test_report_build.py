@@ -86,6 +86,22 @@ def test_compare_marks_regressions(report, tmp_path, capsys):
     assert load_baseline(tmp_path / "out" / "baseline.json")["entries"]["cot/synth/tiny-llama"]["pass1_base"] < 0.2
 
 
+def test_comparing_with_its_own_output_reads_the_baseline_first(report, tmp_path):
+    root, _ = report
+    runs = tmp_path / "runs"
+    write_suite(runs)
+    out = tmp_path / "out"
+    build_report([str(runs)], out, echo=False)
+    write_run(runs, "cot", p_pass=0.05, seed=1)
+    html = build_report([str(runs)], out, compare=out / "baseline.json", echo=False)
+    assert html.read_text().count('<tr class="regression">') >= 2  # judged against the old numbers
+    second = (out / "baseline.json").read_text()
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        build_report([str(runs)], out, compare=tmp_path / "bad.json", echo=False)
+    assert (out / "baseline.json").read_text() == second  # a failed report writes nothing
+
+
 def test_newest_run_of_a_key_wins(tmp_path):
     write_run(tmp_path, "cot", seed=0)
     write_run(tmp_path, "cot", p_pass=0.0, seed=3)

@@ -21,14 +21,15 @@ def build_report(run_dirs: list[str], out: Path, compare: Path | None = None, *,
     from nfbench.harness.report import html, plots, tables  # matplotlib only when a report is built
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    baseline = load_baseline(compare) if compare else None  # before anything is (over)written
     runs = load_runs(run_dirs)
+    out.mkdir(parents=True, exist_ok=True)
     rows = tables.rows(runs)
     md = tables.write_tables(rows, out)
     figures = plots.make_plots(runs, rows, out)
     write_baseline(baseline_from_rows(rows, note=f"written by nfbench report from {len(runs)} run(s)"),
                    out / "baseline.json")
-    findings = comparison.compare(rows, load_baseline(compare), rule="ci") if compare else None
+    findings = comparison.compare(rows, baseline, rule="ci") if baseline else None
     page = html.write_html(runs, rows, figures, out, findings, compare)
     if echo:
         print(md)

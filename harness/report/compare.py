@@ -39,7 +39,9 @@ def baseline_from_rows(rows: list[dict[str, Any]], tolerances: dict[str, float] 
 
 
 def write_baseline(baseline: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")  # atomic: a crash never leaves half a baseline
+    tmp.write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def load_baseline(path: Path) -> dict[str, Any]:
