@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from nfbench.harness.errors import UserError
+from nfbench.harness.manifest import git_info, hardware, package_versions
 
 INFO = "checkpoint.json"
 
@@ -40,8 +41,6 @@ def data_sha256(records: Iterable[Any]) -> str:
 def write_info(ckpt: Path, *, method: str, backbone: str, train_config: dict[str, Any],
                data: dict[str, Any], complete: bool, **extra: Any) -> None:
     ckpt.mkdir(parents=True, exist_ok=True)
-    from nfbench.harness.manifest import git_info, hardware, package_versions
-
     info = {"method": method, "backbone": backbone, "complete": complete, "created": time.time(),
             "train_config": train_config, "data": data, "git": git_info(), "packages": package_versions(),
             "hardware": hardware(), **extra}
@@ -68,7 +67,7 @@ def latest_checkpoint(method: str, backbone: str) -> Path | None:
     root = results_dir() / "checkpoints" / method
     found = []
     for f in root.glob(f"*/{INFO}"):
-        info = read_info(f.parent) or {}
+        info = read_info(f.parent) or {}  # never None here: the file exists
         if info.get("complete") and info.get("backbone") == backbone:
             found.append((info.get("created", 0.0), f.parent))
     return max(found)[1] if found else None

@@ -122,26 +122,30 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def _section(f: dataclasses.Field) -> type | None:
+    """The config dataclass a field holds (e.g. TrainConfig.trainer), else None."""
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+    return type(default) if dataclasses.is_dataclass(default) else None
+
+
 def _field_names(schema: Any, path: list[str]) -> list[str]:
     """The option names at `path` inside a config dataclass (for "did you mean ...?")."""
     for name in path:
         f = {f.name: f for f in dataclasses.fields(schema)}.get(name)
-        default = f.default_factory() if f and f.default_factory is not dataclasses.MISSING else None
-        if not dataclasses.is_dataclass(default):
+        if f is None or (schema := _section(f)) is None:
             return []
-        schema = type(default)
     return [f.name for f in dataclasses.fields(schema)]
 
 
 def _check_sections(schema: Any, layer: dict[str, Any], where: str) -> None:
     """A section (e.g. `trainer`) given as a scalar: say which key, not OmegaConf's merge error."""
     for f in dataclasses.fields(schema):
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
-        if dataclasses.is_dataclass(default) and f.name in layer:
-            if not isinstance(layer[f.name], dict):
-                raise UserError(f"bad config: '{where}{f.name}' must be a mapping of options, "
-                                f"not {layer[f.name]!r}", f"e.g. --set {where}{f.name}.<option>=<value>")
-            _check_sections(type(default), layer[f.name], f"{where}{f.name}.")
+        if (section := _section(f)) is None or f.name not in layer:
+            continue
+        if not isinstance(layer[f.name], dict):
+            raise UserError(f"bad config: '{where}{f.name}' must be a mapping of options, "
+                            f"not {layer[f.name]!r}", f"e.g. --set {where}{f.name}.<option>=<value>")
+        _check_sections(section, layer[f.name], f"{where}{f.name}.")
 
 
 def _merge(schema: Any, *layers: dict[str, Any], help_hint: str) -> Any:

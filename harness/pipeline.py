@@ -59,9 +59,17 @@ def select_problems(task: Any, split: str | None, task_ids: list[str] | None,
     return problems
 
 
+def run_path(out: str | None, run_id: str) -> Path:
+    return Path(out) if out else st.results_root() / "runs" / run_id
+
+
+def all_pairs(problems: list[Problem], n_samples: int) -> set[tuple[str, int]]:
+    return {(p.task_id, s) for p in problems for s in range(n_samples)}
+
+
 def open_store(out: str | None, run_id: str, config: dict[str, Any], force: bool) -> st.RunStore:
     """Create the run directory, or resume it if it holds the same config."""
-    path = Path(out) if out else st.results_root() / "runs" / run_id
+    path = run_path(out, run_id)
     store = st.RunStore.create(path, force=force)
     if store.exists(st.MANIFEST):
         old = store.read_json(st.MANIFEST).get("config", {})
@@ -112,7 +120,7 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
 
     if rank != 0:  # a shard of a multi-process run: generate into rank 0's store, which executes all
         method = get_method(cfg.method)(cfg, cfg.method_config, task)
-        store = wait_for_manifest(out, run_id, config, force)
+        store = wait_for_manifest(run_path(out, run_id), config)
         generate_pending(store, method, problems[rank::world], cfg)
         return store.path, {}
 
@@ -122,6 +130,7 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
         method = get_method(cfg.method)(cfg, cfg.method_config, task)
         sandbox.start()  # up while the model loaded; a sandbox that cannot start fails before generating
         store = open_store(out, run_id, config, force)
+        done = store.done(st.GENERATIONS)  # cuts a torn line now: other ranks wait for the manifest below
         if not store.exists(st.MANIFEST):
             store.write_json(st.MANIFEST, build_manifest(
                 run_id=run_id, config=config, dataset={**task.dataset_info(),
@@ -129,7 +138,7 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
                 model=method.manifest_info(), sandbox={"kind": cfg.sandbox, "image_id": sandbox.image_id()},
                 seeds={"seed": cfg.seed}))
         else:
-            if store.done(st.GENERATIONS) < {(p.task_id, s) for p in problems for s in range(cfg.n_samples)}:
+            if done < all_pairs(problems, cfg.n_samples):
                 check_same_weights(store, method)
             note_resume(store)
         generate_pending(store, method, problems[0::world], cfg)
@@ -162,21 +171,20 @@ def note_resume(store: st.RunStore) -> None:
     store.write_json(st.MANIFEST, manifest)
 
 
-def wait_for_manifest(out: str | None, run_id: str, config: dict[str, Any], force: bool,
-                      timeout_s: float = 3600) -> st.RunStore:
-    """Ranks > 0 of a sharded run join the store once rank 0 has created it: a manifest of this
-    config; with --force, one written after this process started (not the run about to be moved aside)."""
-    path = Path(out) if out else st.results_root() / "runs" / run_id
+def wait_for_manifest(path: Path, config: dict[str, Any], timeout_s: float = 3600) -> st.RunStore:
+    """Ranks > 0 of a sharded run join the store once rank 0 has opened it: rank 0 (re)writes the
+    manifest after moving an old run aside (--force) and cutting a torn line, so only a manifest of
+    this config written after this process started will do."""
     manifest, started, deadline = path / st.MANIFEST, time.time() - 5, time.time() + timeout_s
     while True:
         try:
-            fresh = not force or manifest.stat().st_mtime >= started
-            if fresh and config_hash(json.loads(manifest.read_text()).get("config", {})) == config_hash(config):
+            if manifest.stat().st_mtime >= started and config_hash(
+                    json.loads(manifest.read_text()).get("config", {})) == config_hash(config):
                 return st.RunStore(path)
         except (OSError, ValueError):
             pass
         if time.time() > deadline:
-            raise UserError(f"rank 0 did not create {path} in time", "check rank 0's log and re-run")
+            raise UserError(f"rank 0 did not open {path} in time", "check rank 0's log and re-run")
         time.sleep(1)
 
 
@@ -186,7 +194,7 @@ def generate_pending(store: st.RunStore, method: Any, problems: list[Problem], c
     Chunks are fixed by problem order and each has its own seed, so a resumed run generates
     the same samples it would have generated without the interruption.
     """
-    done = store.done(st.GENERATIONS)
+    done = store.done(st.GENERATIONS, repair=False)  # other ranks may be appending; run() repaired
     per_chunk = max(1, cfg.batch_size // max(1, cfg.n_samples))
     chunks = [problems[i:i + per_chunk] for i in range(0, len(problems), per_chunk)]
     todo = [(i, c) for i, c in enumerate(chunks)
@@ -208,7 +216,7 @@ def wait_for_shards(store: st.RunStore, problems: list[Problem], n: int, world: 
     """Rank 0 of a sharded run waits until every rank's generations are in the store."""
     if world == 1:
         return
-    want = {(p.task_id, s) for p in problems for s in range(n)}
+    want = all_pairs(problems, n)
     deadline = time.time() + timeout_s
     while not want <= store.done(st.GENERATIONS, repair=False):  # other ranks are still appending
         if time.time() > deadline:
