@@ -44,10 +44,29 @@ def hardware() -> dict[str, Any]:
         info["ram_bytes"] = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         pass
+    if model := cpu_model():
+        info["cpu_model"] = model
     torch = sys.modules.get("torch")  # only described if the run already imported it
-    if torch is not None and torch.cuda.is_available():
-        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    if torch is not None:
+        # CPU kernels differ by ISA (AVX2 vs AVX-512): float rounding, hence trained weights, differ too
+        info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return info
+
+
+def cpu_model() -> str | None:
+    """The CPU's name, family and model (Linux), e.g. 'AMD EPYC (family 25, model 17)'; None where
+    /proc/cpuinfo cannot be read. Virtual machines often report a bare name: family/model tell apart."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+                      .splitlines() if ":" in line)
+    except OSError:
+        return None
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    if "model name" not in fields:
+        return None
+    return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
 
 
 def build_manifest(*, run_id: str, config: dict[str, Any], dataset: dict[str, Any],

@@ -191,11 +191,13 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
 
 
 def baseline_note(seconds: float, methods: list[str] | None = None) -> str:
-    from nfbench.harness.manifest import git_info
+    from nfbench.harness.manifest import git_info, hardware
 
     which = f" -m {' -m '.join(methods)}" if methods else ""
+    hw = hardware()
     return (f"nfbench regress --update{which} at git {git_info().get('commit')} "
-            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds:.0f} s). "
+            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds:.0f} s, "
+            f"{hw.get('cpu_model', hw['cpu'])}, torch CPU kernels {hw.get('torch_cpu_capability')}). "
             f"Evaluation: {json.dumps(EVAL)}. pass@1 may drop by at most tolerances.pass1_abs; "
             "mean reasoning positions may move by at most max(positions_abs, positions_rel x baseline).")
 

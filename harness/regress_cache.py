@@ -4,8 +4,8 @@ its training ran has changed.
 An entry is a checkpoint folder `<method>-<key>/` holding `regress-done.json`. The key hashes the
 resolved training config (the checkpoint it starts from by its own entry name, not its path) and the
 torch, transformers, accelerate and peft versions. The entry also records the sha256 of every nfbench source file its
-training imported (harness/, methods/, tasks/; not the sandbox or reporting, which cannot change what
-a model learns) and is valid only while all of them are unchanged, like a build system's dependency
+training imported (harness/, methods/, tasks/; not the sandbox, reporting or the run manifest, which
+cannot change what a model learns) and is valid only while all of them are unchanged, like a build system's dependency
 file: editing NF-CoT does not retrain CoT, editing the trainer retrains everything. Training runs in a
 child process so that what it imported is exactly what it depends on.
 
@@ -30,10 +30,15 @@ REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "benchmarks" / "regress_cache"
 COMMITTED_MEMBERS = ("cot",)  # what `--update` stores in the repository (~4 MB)
 CODE_DIRS = ("harness", "methods", "tasks")
-NOT_CODE = ("report", "regress.py", "regress_cache.py", "cli.py", "cli_data.py", "listing.py")
+NOT_CODE = ("report", "regress.py", "regress_cache.py", "cli.py", "cli_data.py", "listing.py", "manifest.py")
 DONE = "regress-done.json"
 PACKAGES = ("torch", "transformers", "accelerate", "peft")  # their numerics are part of a checkpoint
 Trainer = Callable[[Path, dict[str, Any], Path], dict[str, str]]  # (config, overrides, out) -> sources
+
+
+def is_code(rel: Path) -> bool:
+    """Whether a source file (relative to the repository) can change what a model learns."""
+    return rel.parts[0] in CODE_DIRS and not any(part in NOT_CODE for part in rel.parts)
 
 
 def source_digests(files: list[Path]) -> dict[str, str]:
@@ -47,7 +52,7 @@ def source_digests(files: list[Path]) -> dict[str, str]:
             rel = path.relative_to(REPO)
         except ValueError:
             continue
-        if rel.parts[0] in CODE_DIRS and not any(part in NOT_CODE for part in rel.parts):
+        if is_code(rel):
             found[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return dict(sorted(found.items()))
 
@@ -59,11 +64,13 @@ def entry_key(cfg: dict[str, Any]) -> str:
 
 
 def is_fresh(entry: Path) -> bool:
-    """Trained by this config (the key) and by source files that have not changed since."""
+    """Trained by this config (the key) and by source files that have not changed since (files that
+    NOT_CODE has since excluded are not compared)."""
     done = entry / DONE
     if not done.is_file():
         return False
-    sources = json.loads(done.read_text()).get("sources")
+    sources = {rel: digest for rel, digest in json.loads(done.read_text()).get("sources", {}).items()
+               if is_code(Path(rel))}
     return bool(sources) and source_digests([REPO / rel for rel in sources]) == sources
 
 

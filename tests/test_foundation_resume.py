@@ -110,6 +110,9 @@ def test_manifest_records_what_reproduces_the_run(trained_results: Path, tmp_pat
     assert len(m["model"]["weights_sha256"]) == 64 and m["model"]["checkpoint"]
     assert m["sandbox"]["kind"] == "docker" and m["sandbox"]["image_id"].startswith("sha256:")
     assert m["hardware"]["cpu_count"] >= 1
+    # trained weights depend on the CPU's kernels (AVX2 vs AVX-512 rounding): both are recorded
+    assert m["hardware"]["torch_cpu_capability"]  # e.g. AVX2, AVX512, SVE256
+    assert "family" in m["hardware"].get("cpu_model", "family")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == "direct" and summary["n_problems"] == 2
     assert "1" in summary["pass_at_k"]["base"] and summary["cost"]["prompt_tokens"]["mean"] > 0

@@ -53,6 +53,19 @@ def test_a_checkpoint_is_reused_until_its_config_or_imported_code_changes(fake_r
     assert train() != first and len(calls) == 3
 
 
+def test_an_entry_ignores_files_it_recorded_that_no_longer_count_as_code(fake_repo):
+    """An entry trained while the run manifest still counted keeps its validity when it changes."""
+    (fake_repo / "harness/manifest.py").write_text("# manifest\n")
+    entry = fake_repo / "cot-abc"
+    entry.mkdir()
+    recorded = cache.source_digests([fake_repo / "harness/trainer.py"])
+    recorded["harness/manifest.py"] = "digest-of-an-older-manifest"
+    (entry / cache.DONE).write_text(json.dumps({"sources": recorded}))
+    assert cache.is_fresh(entry)
+    (fake_repo / "harness/trainer.py").write_text("# the trainer changed\n")
+    assert not cache.is_fresh(entry)
+
+
 def test_the_key_names_the_init_checkpoint_not_its_path():
     a = {"method": "nfcot", "init_from": "/x/results/regress/checkpoints/cot-abc", "out": "/x/o1"}
     b = {"method": "nfcot", "init_from": "benchmarks/regress_cache/cot-abc", "out": "/y/o2"}
