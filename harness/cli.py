@@ -32,7 +32,7 @@ DEBUG = {"on": os.environ.get("NFBENCH_DEBUG") == "1"}
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config file (see configs/).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option(
-    "--set", "-s", help="Override a config key: --set n_samples=8 --set method_config.k=4 (repeatable).")]
+    "--set", "-s", help="Override a config key: --set n_samples=8 --set method_config.slots=8 (repeatable).")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory to write into "
                                                 "(default: results/runs/<run_id>).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Start over: move an existing run directory "
@@ -265,6 +265,14 @@ def _is_usage_error(e: BaseException) -> bool:
     return any(c.__name__ == "UsageError" for c in type(e).__mro__)
 
 
+def _one_hint(e: UserError) -> str:
+    """The error's line, without the "Did you mean" that Python 3.12+ puts into a wrapped KeyError's
+    message when our fix already names the near miss."""
+    if e.fix and e.fix.startswith("did you mean"):
+        return f"{e.message.split(' Did you mean')[0]} — {e.fix}"
+    return str(e)
+
+
 def main() -> None:
     """Entry point: user mistakes (usage errors included) -> one line + exit 2; tracebacks only with --debug."""
     try:
@@ -276,7 +284,7 @@ def main() -> None:
     except UserError as e:
         if DEBUG["on"]:
             raise
-        typer.echo(f"error: {e}", err=True)
+        typer.echo(f"error: {_one_hint(e)}", err=True)
         sys.exit(e.exit_code)
     except Exception as e:
         if DEBUG["on"]:

@@ -50,7 +50,9 @@ def test_bad_config_key_and_type(nfbench_cmd, results_dir):
 
 
 def test_config_values_sections_and_near_misses(nfbench_cmd, tmp_path, results_dir):
-    assert_user_error(run_cli(["run", "--set", "n_sampels=3"], nfbench_cmd), "did you mean 'n_samples'?")
+    near_miss = run_cli(["run", "--set", "n_sampels=3"], nfbench_cmd)
+    assert_user_error(near_miss, "did you mean 'n_samples'?")
+    assert near_miss.stderr.lower().count("did you mean") == 1, near_miss.stderr  # not Python's too
     assert_user_error(run_cli(["train", "cot", "--set", "trainer.lrr=1"], nfbench_cmd), "did you mean 'trainer.lr'?")
     assert_user_error(run_cli(["train", "cot", "--set", "trainer=3"], nfbench_cmd), "'trainer' must be a mapping")
     assert_user_error(run_cli(["run", "--set", "method_config=5"], nfbench_cmd), "'method_config' must be a mapping")
