@@ -266,8 +266,9 @@ def _is_usage_error(e: BaseException) -> bool:
 
 
 def _one_hint(e: UserError) -> str:
-    """The error's line, without the "Did you mean" that Python 3.12+ puts into a wrapped KeyError's
-    message when our fix already names the near miss."""
+    """The error's line, without the "Did you mean" OmegaConf puts into its key errors when our fix
+    already names the near miss (with its full dotted path). Done here, where errors become a line,
+    not in config.py: editing that file would invalidate the committed regression CoT checkpoint."""
     if e.fix and e.fix.startswith("did you mean"):
         return f"{e.message.split(' Did you mean')[0]} — {e.fix}"
     return str(e)

@@ -59,11 +59,10 @@ def cpu_model() -> str | None:
     """The CPU's name, family and model (Linux), e.g. 'AMD EPYC (family 25, model 17)'; None where
     /proc/cpuinfo cannot be read. Virtual machines often report a bare name: family/model tell apart."""
     try:
-        fields = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0]
-                      .splitlines() if ":" in line)
+        first_cpu = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
     except OSError:
         return None
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first_cpu.splitlines())}
     if "model name" not in fields:
         return None
     return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"

@@ -112,7 +112,8 @@ def test_manifest_records_what_reproduces_the_run(trained_results: Path, tmp_pat
     assert m["hardware"]["cpu_count"] >= 1
     # trained weights depend on the CPU's kernels (AVX2 vs AVX-512 rounding): both are recorded
     assert m["hardware"]["torch_cpu_capability"]  # e.g. AVX2, AVX512, SVE256
-    assert "family" in m["hardware"].get("cpu_model", "family")
+    if "model name" in Path("/proc/cpuinfo").read_text():  # x86 Linux; ARM's cpuinfo has no name
+        assert "family" in m["hardware"]["cpu_model"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == "direct" and summary["n_problems"] == 2
     assert "1" in summary["pass_at_k"]["base"] and summary["cost"]["prompt_tokens"]["mean"] > 0
