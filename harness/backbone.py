@@ -46,11 +46,6 @@ class Backbone:
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def chat(self) -> bool:
-        """Whether the tokenizer has a chat template (instruct models)."""
-        return getattr(self.tokenizer, "chat_template", None) is not None
-
-    @property
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
@@ -92,6 +87,11 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 # --- loading --------------------------------------------------------------------------------
+def is_pretrained(spec: str) -> bool:
+    """Whether a backbone spec names trained weights (everything but tiny-llama's random init)."""
+    return spec != "tiny-llama"
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("NFBENCH_CACHE_DIR", Path.home() / ".cache" / "nfbench"))
 

@@ -1,9 +1,15 @@
-"""Where trained checkpoints live and how `nfbench run` finds them.
+"""Where trained checkpoints live, and the one place that decides which weights a method uses.
 
-Layout: `results/checkpoints/<method>/<name>/` holding the final weights + tokenizer (loadable by
-`load_backbone(dir)`), per-stage subfolders with metrics and resumable state, and
-`checkpoint.json`: method, backbone, the training config, hashes of the training data, and
-`complete: true` once every stage has finished (only complete checkpoints are picked up).
+Layout (written by harness/stages.py): `results/checkpoints/<method>/<name>/` holding the weights +
+tokenizer of its last finished stage (loadable by `load_backbone(dir)`), one subfolder per stage with
+its metrics, resumable state and done marker, and `checkpoint.json`: method, backbone, the training
+config, hashes of the training data, each stage's record, and `complete: true` once every stage has
+finished (only complete checkpoints are picked up).
+
+Which weights: `resolve_start` for training (`init_from`, else the latest checkpoint of the method's
+`starts_from`, else the backbone), `resolve_run` for `nfbench run` (`--checkpoint`, else the latest
+checkpoint of the method, or of its `starts_from` for a training-free method, else the backbone where
+the method runs zero-shot).
 """
 from __future__ import annotations
 
@@ -71,6 +77,42 @@ def latest_checkpoint(method: str, backbone: str) -> Path | None:
         if info.get("complete") and info.get("backbone") == backbone:
             found.append((info.get("created", 0.0), f.parent))
     return max(found)[1] if found else None
+
+
+def resolve_start(method: Any, cfg: Any) -> str:
+    """The weights a training starts from (a checkpoint dir or the backbone spec)."""
+    if cfg.init_from == "backbone":
+        return cfg.backbone
+    if cfg.init_from:
+        return str(require_checkpoint(method.starts_from or method.name, cfg.backbone, cfg.init_from))
+    if method.starts_from is None:
+        return cfg.backbone
+    found = latest_checkpoint(method.starts_from, cfg.backbone)
+    if found is None:
+        raise UserError(f"{method.name} starts from a {method.starts_from} checkpoint, and there is none for "
+                        f"backbone '{cfg.backbone}'", f"train one first: nfbench train {method.starts_from} --backbone "
+                        f"{cfg.backbone} (or pass --init-from DIR, or --init-from backbone for the raw backbone)")
+    return str(found)
+
+
+def resolve_run(method: Any, cfg: Any) -> tuple[str, Path | None]:
+    """(what to load, the trained checkpoint or None) for `nfbench run`: the checkpoint given, else the
+    latest of the method (a training-free one: of its `starts_from`) for the backbone, else the backbone
+    itself where the method can run zero-shot on it, else a UserError naming the `nfbench train` command."""
+    from nfbench.harness.backbone import is_pretrained
+
+    owner = method.name if method.stages() else method.starts_from
+    if cfg.checkpoint:
+        path = require_checkpoint(owner or method.name, cfg.backbone, cfg.checkpoint)
+    elif owner is None:
+        return cfg.backbone, None
+    else:
+        path = latest_checkpoint(owner, cfg.backbone)
+        if path is None:
+            if method.zero_shot and is_pretrained(cfg.backbone):
+                return cfg.backbone, None
+            path = require_checkpoint(owner, cfg.backbone)  # raises, naming the command
+    return str(path), path
 
 
 def require_checkpoint(method: str, backbone: str, given: str | None = None) -> Path:

@@ -17,7 +17,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                        "train them, run them on a task with every solution executed in a Docker "
                        "sandbox, and report pass@k against the cost of intermediate reasoning.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Build or check the Docker execution sandbox.")
-ls_app = typer.Typer(no_args_is_help=True, help="List methods, tasks, runs or checkpoints.")
+ls_app = typer.Typer(no_args_is_help=True, help="List methods (and their options), tasks, runs or checkpoints.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ls_app, name="ls")
 try:  # `nfbench data` lives with the SFT-data code; torch-free at import
@@ -125,11 +125,13 @@ def train(
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to start from (default tiny-llama).")] = None,
     data: Annotated[Optional[str], typer.Option(help="Training data: a task name (its train split) or a JSONL from `nfbench data`.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Checkpoint name: results/checkpoints/<method>/<name>/.")] = None,
-    stage: Annotated[Optional[str], typer.Option(help="Run only this stage of a multi-stage method.")] = None,
-    init_from: Annotated[Optional[str], typer.Option(help="Checkpoint to initialise from.")] = None,
+    stage: Annotated[Optional[str], typer.Option(help="Run only this stage (or group, e.g. stage1 = stage1-*) "
+                                                 "of the method's stages (`nfbench ls options M`).")] = None,
+    init_from: Annotated[Optional[str], typer.Option(help="Checkpoint to start from (default: the latest cot checkpoint "
+                                                     "for methods that start from one); `backbone` = the raw backbone.")] = None,
     config: ConfigOpt = None, set_: SetOpt = None,
 ) -> None:
-    """Train a method (resumable: re-run the same command to continue)."""
+    """Train a method: its stages in order, each resumable (re-run the same command to continue)."""
     from nfbench.harness import pipeline
     from nfbench.harness.config import TrainConfig, load_config
 
@@ -172,7 +174,8 @@ def report(
 
 @app.command()
 def regress(
-    baseline: Annotated[Optional[Path], typer.Option(help="Baseline file with tolerances.")] = None,
+    suite: Annotated[Optional[Path], typer.Option(help="Suite file (default: ci/suite.yaml of this checkout).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option(help="Baseline file with tolerances (default: the suite's).")] = None,
     update: Annotated[bool, typer.Option(help="Write the measured numbers as the new baseline.")] = False,
     smoke: Annotated[bool, typer.Option(help="Instead: zero-shot cot with SmolLM2-135M on 3 HumanEval+ problems.")] = False,
     method: Annotated[Optional[list[str]], typer.Option("--method", "-m", help="Only these methods (repeatable).")] = None,
@@ -181,7 +184,7 @@ def regress(
     """CI regression: train and run every method on the synthetic suite with a tiny backbone."""
     from nfbench.harness.regress import run_regression
 
-    raise typer.Exit(run_regression(baseline=baseline, update=update, smoke=smoke, methods=method,
+    raise typer.Exit(run_regression(suite_path=suite, baseline=baseline, update=update, smoke=smoke, methods=method,
                                     reuse_checkpoints=reuse_checkpoints))
 
 
@@ -236,6 +239,14 @@ def ls_methods() -> None:
         typer.echo(f"{e.name:16s} {e.summary}")
 
 
+@ls_app.command("options")
+def ls_options(method: Annotated[str, typer.Argument(help="A method (`nfbench ls methods`).")]) -> None:
+    """A method's options (`--set method_config.<option>=...`) with their help, and its training stages."""
+    from nfbench.harness.listing import list_options
+
+    typer.echo(list_options(method))
+
+
 @ls_app.command("tasks")
 def ls_tasks(data_dir: Annotated[Optional[str], typer.Option(help="Data directory.")] = None) -> None:
     """Registered tasks with their size, splits, source and licence."""
@@ -265,15 +276,6 @@ def _is_usage_error(e: BaseException) -> bool:
     return any(c.__name__ == "UsageError" for c in type(e).__mro__)
 
 
-def _one_hint(e: UserError) -> str:
-    """The error's line, without the "Did you mean" OmegaConf puts into its key errors when our fix
-    already names the near miss (with its full dotted path). Done here, where errors become a line,
-    not in config.py: editing that file would invalidate the committed regression CoT checkpoint."""
-    if e.fix and e.fix.startswith("did you mean"):
-        return f"{e.message.split(' Did you mean')[0]} — {e.fix}"
-    return str(e)
-
-
 def main() -> None:
     """Entry point: user mistakes (usage errors included) -> one line + exit 2; tracebacks only with --debug."""
     try:
@@ -285,7 +287,7 @@ def main() -> None:
     except UserError as e:
         if DEBUG["on"]:
             raise
-        typer.echo(f"error: {_one_hint(e)}", err=True)
+        typer.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
     except Exception as e:
         if DEBUG["on"]:

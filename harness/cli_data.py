@@ -24,10 +24,10 @@ def data_synth(out: OutArg, split: Annotated[str, typer.Option(help="train | val
                steps: Annotated[Optional[int], typer.Option(help="Chain length (synth's `steps`).")] = None) -> None:
     """The synthetic suite's ground-truth CoT (its compact prompt/reasoning/answer format)."""
     from nfbench.harness.registry import get_task
-    from nfbench.harness.sft_data import task_examples, write_jsonl
+    from nfbench.harness.sft_data import task_examples, write_sft
 
     task = get_task("synth")(None, **({"steps": steps} if steps is not None else {}))
-    _done(out, write_jsonl(out, task_examples(task, split)))
+    _done(out, write_sft(out, task_examples(task, split)))
 
 
 @data_app.command("import")
@@ -42,14 +42,14 @@ def data_import(
 ) -> None:
     """Import an existing CoT dataset with a field mapping."""
     from nfbench.harness.distill import evaluation_texts
-    from nfbench.harness.sft_data import decontaminate as decon, import_records, load_records, parse_mapping, write_jsonl
+    from nfbench.harness.sft_data import decontaminate as decon, import_records, load_records, parse_mapping, write_sft
 
     records, name = load_records(source, split)
     examples = import_records(records, parse_mapping(map_ or []), name)
     dropped: list[str] = []
     if decontaminate:
         examples, dropped = decon(examples, evaluation_texts(data_dir))
-    _done(out, write_jsonl(out, examples), {"source": source, "read": len(records), "decontaminated": len(dropped),
+    _done(out, write_sft(out, examples), {"source": source, "read": len(records), "decontaminated": len(dropped),
                                             "written": len(examples), "dropped_task_ids": dropped})
 
 
@@ -72,12 +72,12 @@ def data_distill(
 ) -> None:
     """Teacher distillation: sample k reasoning+solution candidates per problem, keep the passing ones."""
     from nfbench.harness.distill import distill
-    from nfbench.harness.sft_data import write_jsonl
+    from nfbench.harness.sft_data import write_sft
 
     examples, stats = distill(teacher=teacher, task_name=task, splits=[s.strip() for s in splits.split(",") if s.strip()],
                               k=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                               batch_size=batch_size, limit=limit, seed=seed, sandbox=sandbox, data_dir=data_dir,
                               keep_all=keep_all)
-    _done(out, write_jsonl(out, examples), stats)
+    _done(out, write_sft(out, examples), stats)
     typer.echo(f"{stats['passing']}/{stats['candidates']} candidates passed; {stats['kept']} kept, "
                f"{stats['decontaminated']} dropped by decontamination")

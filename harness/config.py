@@ -9,7 +9,7 @@ import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from omegaconf import MISSING, OmegaConf
@@ -47,7 +47,7 @@ class RunConfig:
 
 @dataclass
 class TrainerConfig:
-    """Shared trainer options (harness/trainer.py); multi-stage methods may override per stage."""
+    """Shared trainer options (harness/trainer.py): the base of every stage of every method."""
 
     lr: float = 3e-4
     weight_decay: float = 0.01
@@ -66,6 +66,51 @@ class TrainerConfig:
 
 
 @dataclass
+class TrainerOverrides:
+    """One stage's changes to the run's `trainer` (None = keep it): `method_config.stages.<name>.trainer`."""
+
+    lr: float | None = None
+    weight_decay: float | None = None
+    epochs: float | None = None
+    max_steps: int | None = None
+    batch_size: int | None = None
+    grad_accum: int | None = None
+    warmup_steps: int | None = None
+    schedule: str | None = None
+    max_grad_norm: float | None = None
+    eval_every: int | None = None
+    eval_problems: int | None = None
+    save_every: int | None = None
+    log_every: int | None = None
+
+
+@dataclass
+class StageSettings:
+    """What a config may say about one stage of a method (`method_config.stages.<name>`)."""
+
+    trainer: TrainerOverrides = field(default_factory=TrainerOverrides)
+    skip: bool = False  # leave the stage out (an ablation; a later stage that needs it is refused)
+
+
+def option(default: Any, help: str) -> Any:
+    """A method-config field with its help text (trl-style: `nfbench ls options <method>` prints it)."""
+    return field(default=default, metadata={"help": help})
+
+
+def stages_field() -> Any:
+    """The `stages` field every method config has: stage name -> StageSettings."""
+    return field(default_factory=dict, metadata={"help": "per-stage settings: stages.<name>.trainer.<option> "
+                                                         "overrides the run's trainer for that stage, "
+                                                         "stages.<name>.skip leaves it out"})
+
+
+def apply_overrides(base: TrainerConfig, *layers: TrainerOverrides) -> TrainerConfig:
+    """base, then each layer's set (non-None) fields in order."""
+    changes = {k: v for layer in layers for k, v in dataclasses.asdict(layer).items() if v is not None}
+    return dataclasses.replace(base, **changes)
+
+
+@dataclass
 class TrainConfig:
     """`nfbench train <method>`: produce a checkpoint under results/checkpoints/<method>/<name>/."""
 
@@ -74,8 +119,10 @@ class TrainConfig:
     data: str = "synth"  # a task name (its train split) or a JSONL SFT set made by `nfbench data`
     task_options: dict[str, Any] = field(default_factory=dict)
     name: str = "default"
-    init_from: str | None = None  # checkpoint dir to start from (e.g. Coconut from CoT-SFT)
-    stage: str | None = None  # run only this stage of a multi-stage method
+    # checkpoint dir to start from; None = the method's default (the latest CoT-SFT checkpoint of the
+    # backbone for methods that start from one, else the backbone); "backbone" = the raw backbone
+    init_from: str | None = None
+    stage: str | None = None  # run only this stage (or group: `stage1` = stage1-*) of the method's pipeline
     seed: int = 0
     device: str = "auto"
     dtype: str = "auto"
@@ -163,30 +210,30 @@ def _merge(schema: Any, *layers: dict[str, Any], help_hint: str) -> Any:
         if key and "not in" in msg:
             *parents, leaf = key.split(".")
             close = difflib.get_close_matches(leaf, _field_names(schema, parents), n=1)
-            if close:
+            if close:  # ours names the full dotted path: drop the "Did you mean" OmegaConf (3.12) appends
                 hint = f"did you mean '{'.'.join([*parents, close[0]])}'?"
+                msg = msg.split(" Did you mean")[0]
         raise UserError(f"bad config{where}: {msg}", hint) from None
 
 
-def _check_ranges(cfg: Any) -> None:
-    """Values the type check lets through but that make no sense (e.g. --limit -1 would drop a problem)."""
-    def get(key: str) -> Any:
-        node = cfg
-        for part in key.split("."):
-            node = getattr(node, part, None)
-        return node
+Rule = tuple[str, Callable[[Any], bool], str]
+AT_LEAST_1: Callable[[Any], bool] = lambda v: v >= 1  # noqa: E731
+RUN_RULES: list[Rule] = [(k, AT_LEAST_1, "must be >= 1") for k in (
+    "n_samples", "max_new_tokens", "batch_size", "limit", "sandbox_workers")] + [
+    ("temperature", lambda v: v >= 0, "must be >= 0"), ("top_p", lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    ("ks", lambda v: all(k >= 1 for k in v), "must all be >= 1")]
+TRAINER_RULES: list[Rule] = [(k, AT_LEAST_1, "must be >= 1") for k in ("batch_size", "grad_accum", "max_steps")] + [
+    ("lr", lambda v: v > 0, "must be > 0"), ("epochs", lambda v: v > 0, "must be > 0"),
+    ("schedule", lambda v: v in ("cosine", "constant"), "must be cosine or constant")]
+SANDBOX_RULE: Rule = ("sandbox", lambda v: v in ("docker", "local"), "must be docker or local")
 
-    rules = [(k, lambda v: v >= 1, "must be >= 1") for k in (
-        "n_samples", "max_new_tokens", "batch_size", "limit", "sandbox_workers",
-        "trainer.batch_size", "trainer.grad_accum", "trainer.max_steps")]
-    rules += [("temperature", lambda v: v >= 0, "must be >= 0"), ("top_p", lambda v: 0 < v <= 1, "must be in (0, 1]"),
-              ("trainer.lr", lambda v: v > 0, "must be > 0"), ("trainer.epochs", lambda v: v > 0, "must be > 0"),
-              ("ks", lambda v: all(k >= 1 for k in v), "must all be >= 1"),
-              ("sandbox", lambda v: v in ("docker", "local"), "must be docker or local")]
+
+def check_values(node: Any, rules: list[Rule], where: str = "") -> None:
+    """Values the type check lets through but that make no sense (e.g. --limit -1 would drop a problem)."""
     for key, ok, why in rules:
-        value = get(key)
+        value = getattr(node, key)
         if value is not None and not ok(value):
-            raise UserError(f"bad config value: {key}={value!r}", f"{key} {why}")
+            raise UserError(f"bad config value: {where}{key}={value!r}", f"{where}{key} {why}")
 
 
 def load_config(schema: type, path: str | None, overrides: dict[str, Any]) -> Any:
@@ -200,8 +247,11 @@ def load_config(schema: type, path: str | None, overrides: dict[str, Any]) -> An
                         "e.g. --set method_config.<option>=<value> (see `nfbench ls methods`)")
     command = "nfbench train --help" if schema is TrainConfig else "nfbench run --help"
     cfg = _merge(schema, *layers, help_hint=f"`{command}`")
-    _check_ranges(cfg)
-    if isinstance(getattr(cfg, "task", None), str):
+    if schema is TrainConfig:
+        check_values(cfg, [SANDBOX_RULE])
+        check_values(cfg.trainer, TRAINER_RULES, "trainer.")
+    else:
+        check_values(cfg, [*RUN_RULES, SANDBOX_RULE])
         TASKS.check(cfg.task)  # fail on a mistyped task before any work (or printing) starts
     method_cls = get_method(cfg.method)
     cfg.method_config = _merge(method_cls.config_class, *method_layers,

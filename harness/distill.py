@@ -44,17 +44,16 @@ def distill_problems(task: Any, splits: list[str], limit: int | None = None) -> 
 def distill(*, teacher: str, task_name: str, splits: list[str], k: int, temperature: float, top_p: float,
             max_new_tokens: int, batch_size: int, limit: int | None, seed: int, sandbox: str,
             data_dir: str | None, keep_all: bool = False) -> tuple[list[SFTExample], dict[str, Any]]:
-    from nfbench.harness.config import RunConfig, load_config
     from nfbench.harness.registry import get_method, get_task
+    from nfbench.methods.base import Decoding, RunContext, generate
     from nfbench.sandbox.executor import Sandbox
 
-    cfg = load_config(RunConfig, None, {
-        "method": "cot", "task": task_name, "backbone": teacher, "n_samples": k, "temperature": temperature,
-        "top_p": top_p, "max_new_tokens": max_new_tokens, "batch_size": batch_size, "seed": seed,
-        "sandbox": sandbox, "data_dir": data_dir, "method_config": {"zero_shot": True}})
     task = get_task(task_name)(Path(data_dir) if data_dir else None)
     problems = distill_problems(task, splits, limit)
-    method = get_method("cot")(cfg, cfg.method_config, task)
+    cot = get_method("cot")
+    # zero-shot CoT on the teacher itself (never on a trained cot checkpoint of it)
+    generator = cot(cot.config_class()).generator(RunContext(task, teacher, None, {}, seed=seed))
+    decoding = Decoding(temperature, top_p, max_new_tokens, batch_size)
     by_id = {p.task_id: p for p in problems}
     kept: list[SFTExample] = []
     tried = passed = 0
@@ -62,7 +61,7 @@ def distill(*, teacher: str, task_name: str, splits: list[str], k: int, temperat
     with Sandbox(kind=sandbox) as box:
         for c in range(0, len(problems), per_chunk):
             chunk = problems[c:c + per_chunk]
-            gens = method.generate(chunk, k, seed * 100_003 + c)
+            gens = generate(generator, chunk, k, seed * 100_003 + c, decoding)
             verdicts = {(v.task_id, v.sample_idx): v for v in
                         box.execute((by_id[g.task_id], g.sample_idx, g.solution) for g in gens)}
             done: set[str] = set()

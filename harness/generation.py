@@ -5,7 +5,7 @@
     out = step(model, state, inputs_embeds=h[:, None])      # a latent method feeds a vector ...
     tokens = decode(model, state, out.logits, ...)          # ... and then decodes text as usual
 
-Batches are left-padded; `DecodeState` keeps the cache, the attention mask over every cached
+Batches are left-padded (harness/batching.py); `DecodeState` keeps the cache, the attention mask over every cached
 position and each row's next position id, so padded rows get the same positions (and logits,
 up to float rounding) as they would alone.
 """
@@ -17,6 +17,7 @@ from typing import Any, Callable
 import torch
 from transformers import DynamicCache
 
+from nfbench.harness.batching import pad
 from nfbench.harness.cost import CostMeter
 
 
@@ -43,18 +44,6 @@ class DecodeState:
         device = next(model.parameters()).device
         return cls(DynamicCache(config=model.config), torch.zeros(batch_size, 0, dtype=torch.long, device=device),
                    torch.zeros(batch_size, dtype=torch.long, device=device))
-
-
-def left_pad(seqs: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Token lists -> (ids [B, T], mask [B, T]) padded on the left."""
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        if s:
-            ids[i, width - len(s):] = torch.tensor(s, dtype=torch.long)
-            mask[i, width - len(s):] = 1
-    return ids.to(device), mask.to(device)
 
 
 @torch.no_grad()
@@ -89,22 +78,24 @@ def step(model: torch.nn.Module, state: DecodeState, *, input_ids: torch.Tensor 
 
 
 def sample_next(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator | None = None) -> torch.Tensor:
-    """[B, V] logits -> [B] token ids: argmax when temperature is 0, else temperature + nucleus sampling."""
+    """[B, V] logits -> [B] token ids: argmax at temperature 0, else nucleus sampling by the inverse CDF
+    of one uniform draw per row from `generator` (a CPU generator: the same draws on every device, and
+    exactly one per row and step whatever the distribution, so a cached and an uncached decoder that
+    draw in the same order sample the same tokens)."""
     if sampling.temperature <= 0:
         return logits.argmax(-1)
-    probs = torch.softmax(logits / sampling.temperature, dim=-1)
-    if sampling.top_p < 1.0:
-        sorted_p, order = probs.sort(dim=-1, descending=True)
-        drop = sorted_p.cumsum(-1) - sorted_p > sampling.top_p  # keep the smallest set reaching top_p
-        sorted_p = sorted_p.masked_fill(drop, 0.0)
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    uniform = torch.rand(logits.shape[0], generator=generator).to(logits.device)
+    probs = (logits.float() / sampling.temperature).softmax(-1)
+    sorted_p, order = probs.sort(-1, descending=True)
+    sorted_p = sorted_p * ((sorted_p.cumsum(-1) - sorted_p) < sampling.top_p)  # the smallest prefix reaching top_p
+    cum = sorted_p.cumsum(-1)
+    idx = (cum < uniform[:, None] * cum[:, -1:]).sum(-1).clamp(max=probs.shape[-1] - 1)
+    return order.gather(-1, idx[:, None]).squeeze(-1)
 
 
-def make_generator(device: torch.device, seed: int) -> torch.Generator:
-    gen = torch.Generator(device=device if device.type in ("cuda", "cpu") else "cpu")
-    gen.manual_seed(seed)
-    return gen
+def make_generator(seed: int) -> torch.Generator:
+    """The random source of one generation batch (CPU, see sample_next)."""
+    return torch.Generator().manual_seed(seed)
 
 
 def decode(model: torch.nn.Module, state: DecodeState, logits: torch.Tensor, *, max_new_tokens: int,
@@ -122,8 +113,6 @@ def decode(model: torch.nn.Module, state: DecodeState, logits: torch.Tensor, *, 
     for t in range(max_new_tokens):
         if all(done):
             break
-        if generator is not None and generator.device != logits.device:
-            logits = logits.to(generator.device)
         tokens = sample_next(logits, sampling, generator).tolist()
         for i, tok in enumerate(tokens):
             if done[i]:
@@ -153,12 +142,11 @@ def generate_ids(model: torch.nn.Module, prompts: list[list[int]], pad_id: int, 
                  sampling: Sampling = Sampling(), stop_ids: set[int] = frozenset(), seed: int = 0,
                  meter: CostMeter | None = None, on_token: Callable[[int, int], bool] | None = None) -> list[list[int]]:
     """Prefill a left-padded batch of prompts, then decode (the whole loop for text methods)."""
-    device = next(model.parameters()).device
-    ids, mask = left_pad(prompts, pad_id, device)
+    ids, mask = pad(prompts, pad_id, "left", next(model.parameters()).device)
     state = DecodeState.empty(model, len(prompts))
     logits = step(model, state, input_ids=ids, new_mask=mask, meter=meter, prompt=True).logits
     return decode(model, state, logits, max_new_tokens=max_new_tokens, sampling=sampling, stop_ids=set(stop_ids),
-                  generator=make_generator(device, seed), meter=meter, on_token=on_token)
+                  generator=make_generator(seed), meter=meter, on_token=on_token)
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from nfbench.harness.errors import UserError
-from nfbench.harness.registry import TASKS, get_task
+from nfbench.harness.registry import METHODS, TASKS, get_task
 from nfbench.harness.store import results_root
 
 
@@ -23,6 +23,22 @@ def list_tasks(data_dir: str | None = None) -> str:
         rows.append(f"{name:11s} {size!s:>5} problems  [{split_text}]{plus}\n"
                     f"{'':11s} {TASKS.entries()[name].summary}\n"
                     f"{'':11s} source: {cls.source}; licence: {cls.licence}")
+    return "\n".join(rows)
+
+
+def list_options(method: str) -> str:
+    """A method's config fields (`method_config.<name>`) with their defaults and help text, and its stages."""
+    import dataclasses
+
+    from nfbench.harness.registry import get_method
+
+    cls = get_method(method)
+    rows = [f"{method}: {METHODS.entries()[method].summary}", f"method_config ({cls.config_class.__name__}):"]
+    for f in dataclasses.fields(cls.config_class):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        rows.append(f"  {f.name} = {default!r}" + (f"  # {f.metadata['help']}" if "help" in f.metadata else ""))
+    stages = cls(cls.config_class()).stages()
+    rows.append("stages: " + (", ".join(s.name for s in stages) if stages else "none (training-free)"))
     return "\n".join(rows)
 
 

@@ -15,7 +15,9 @@ PACKAGES = ("nfbench", "torch", "transformers", "accelerate", "peft", "tokenizer
 
 
 def git_info() -> dict[str, Any]:
-    repo = Path(__file__).resolve().parent.parent
+    """The commit of the code that runs: git is asked from this package's folder, so an installed copy
+    outside any checkout records None."""
+    repo = Path(__file__).resolve().parent
 
     def git(*args: str) -> str:
         out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)

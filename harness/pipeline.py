@@ -1,7 +1,8 @@
 """One run, flowing one way: task -> method -> sandbox -> store -> summary.
 
-`run` generates with a method and executes; `evaluate` executes an existing samples file; both
-resume from what their run directory already holds. `train` hands a TrainConfig to its method.
+`run` generates with a method's generator and executes; `evaluate` executes an existing samples file;
+both resume from what their run directory already holds. `train` runs the method's stages
+(harness/stages.py) on the training data.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from nfbench.harness import store as st
+from nfbench.harness import jsonl, store as st
 from nfbench.harness.config import RunConfig, TrainConfig, to_dict
 from nfbench.harness.errors import UserError
 from nfbench.harness.manifest import build_manifest, git_info, package_versions
@@ -119,15 +120,15 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
     if rank != 0:  # a shard of a multi-process run: generate into rank 0's store, which executes all
-        method = get_method(cfg.method)(cfg, cfg.method_config, task)
+        generator = open_generator(cfg, task)
         store = wait_for_manifest(run_path(out, run_id), config)
-        generate_pending(store, method, problems[rank::world], cfg)
+        generate_pending(store, generator, problems[rank::world], cfg)
         return store.path, {}
 
     # Everything that can fail on bad input (sandbox, method, checkpoint) fails before the run
     # directory is touched, so a failed start never moves or leaves anything in results/.
     with open_sandbox(cfg.sandbox, cfg.sandbox_workers) as sandbox:
-        method = get_method(cfg.method)(cfg, cfg.method_config, task)
+        generator = open_generator(cfg, task)
         sandbox.start()  # up while the model loaded; a sandbox that cannot start fails before generating
         store = open_store(out, run_id, config, force)
         done = store.done(st.GENERATIONS)  # cuts a torn line now: other ranks wait for the manifest below
@@ -135,13 +136,13 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
             store.write_json(st.MANIFEST, build_manifest(
                 run_id=run_id, config=config, dataset={**task.dataset_info(),
                 "split": cfg.split or task.default_split, "n_problems": len(problems)},
-                model=method.manifest_info(), sandbox={"kind": cfg.sandbox, "image_id": sandbox.image_id()},
+                model=generator.manifest_info(), sandbox={"kind": cfg.sandbox, "image_id": sandbox.image_id()},
                 seeds={"seed": cfg.seed}))
         else:
             if done < all_pairs(problems, cfg.n_samples):
-                check_same_weights(store, method)
+                check_same_weights(store, generator)
             note_resume(store)
-        generate_pending(store, method, problems[0::world], cfg)
+        generate_pending(store, generator, problems[0::world], cfg)
         wait_for_shards(store, problems, cfg.n_samples, world)
         execute_pending(store, problems, sandbox)
     info = {"run_id": run_id, "method": cfg.method, "task": cfg.task, "backbone": cfg.backbone,
@@ -150,11 +151,28 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
     return store.path, finish(store, info, cfg.ks)
 
 
-def check_same_weights(store: st.RunStore, method: Any) -> None:
+def open_generator(cfg: RunConfig, task: Any) -> Any:
+    """The method's generator on the weights `nfbench run` resolves for it (harness/checkpoints.py)."""
+    from nfbench.harness.checkpoints import read_info, resolve_run
+    from nfbench.methods.base import RunContext
+
+    method = get_method(cfg.method)(cfg.method_config)
+    weights, checkpoint = resolve_run(method, cfg)
+    info = (read_info(checkpoint) or {}) if checkpoint else {}
+    return method.generator(RunContext(task, weights, checkpoint, info, cfg.device, cfg.dtype, cfg.seed))
+
+
+def decoding(cfg: RunConfig) -> Any:
+    from nfbench.methods.base import Decoding
+
+    return Decoding(cfg.temperature, cfg.top_p, cfg.max_new_tokens, cfg.batch_size)
+
+
+def check_same_weights(store: st.RunStore, generator: Any) -> None:
     """A resumed run must generate its remaining samples with the weights it started with
     (`nfbench train` may have finished a newer checkpoint in between)."""
     old = store.read_json(st.MANIFEST).get("model") or {}
-    new = method.manifest_info()
+    new = generator.manifest_info()
     for key in ("checkpoint", "weights_sha256"):
         if old.get(key) != new.get(key):
             raise UserError(f"{store.path} was started with {key} {old.get(key)}, but this run would use "
@@ -188,7 +206,7 @@ def wait_for_manifest(path: Path, config: dict[str, Any], timeout_s: float = 360
         time.sleep(1)
 
 
-def generate_pending(store: st.RunStore, method: Any, problems: list[Problem], cfg: RunConfig) -> None:
+def generate_pending(store: st.RunStore, generator: Any, problems: list[Problem], cfg: RunConfig) -> None:
     """Generate, chunk by chunk, every (task_id, sample_idx) the store does not hold yet.
 
     Chunks are fixed by problem order and each has its own seed, so a resumed run generates
@@ -203,9 +221,11 @@ def generate_pending(store: st.RunStore, method: Any, problems: list[Problem], c
         return
     log.info("generating %d samples for %d problems with %s", cfg.n_samples * sum(map(len, chunks)),
              len(problems), cfg.method)
+    from nfbench.methods.base import generate
+
     with progress("generate", total=sum(len(c) for _, c in todo)) as advance:
         for i, chunk in todo:
-            gens = method.generate(chunk, cfg.n_samples, cfg.seed * 100_003 + i)
+            gens = generate(generator, chunk, cfg.n_samples, cfg.seed * 100_003 + i, decoding(cfg))
             store.append(st.GENERATIONS, (g.to_dict() for g in gens
                                           if (g.task_id, g.sample_idx) not in done))
             advance(len(chunk))
@@ -261,7 +281,7 @@ def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bo
     get_task(task_name)  # an unknown task or a bad samples file is reported before Docker starts
     if not samples.is_file():
         raise UserError(f"samples file not found: {samples}", "pass an existing JSONL file to --samples")
-    raw = st.read_input_jsonl(samples)
+    raw = jsonl.read_input(samples)
     with open_sandbox(sandbox, workers) as box:  # its containers start while the problems load
         task = open_task(task_name, data_dir, task_options or {})
         all_problems: dict[str, Problem] = {}
@@ -291,9 +311,17 @@ def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bo
 
 # --- nfbench train -----------------------------------------------------------------------------
 def train(cfg: TrainConfig) -> Path:
-    is_file = cfg.data.endswith((".jsonl", ".jsonl.gz"))  # an SFT data file, else a task name
-    task = None if is_file else open_task(cfg.data, cfg.data_dir, cfg.task_options)
-    method_cls = get_method(cfg.method)
-    if not getattr(method_cls, "trainable", True):
+    """Run the method's stages (harness/stages.py) on the training data: a task's train split, or a
+    JSONL SFT set made by `nfbench data`."""
+    from nfbench.harness import stages
+    from nfbench.harness.sft_data import read_sft, task_examples
+
+    method = get_method(cfg.method)(cfg.method_config)
+    if not method.stages():
         raise UserError(f"method '{cfg.method}' is training-free", f"run it: nfbench run --method {cfg.method}")
-    return method_cls(cfg, cfg.method_config, task).train(cfg)
+    if cfg.data.endswith((".jsonl", ".jsonl.gz")):
+        task, examples = None, read_sft(cfg.data)
+    else:
+        task = open_task(cfg.data, cfg.data_dir, cfg.task_options)
+        examples = task_examples(task, "train")
+    return stages.run(method, cfg, task, examples)

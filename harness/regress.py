@@ -1,10 +1,12 @@
-"""`nfbench regress`: the CI guard. Train every method on the synthetic suite with the tiny backbone,
-run each through the Docker sandbox (the same `pipeline.train` / `pipeline.run` as the CLI), and
-compare pass@1 and mean reasoning positions with the committed baseline (tolerances in that file).
+"""`nfbench regress`: the CI guard. Train every member of a suite (ci/suite.yaml) with the tiny backbone,
+run each through the Docker sandbox (the same `nfbench train` / `pipeline.run` as the CLI), and compare
+pass@1 and mean reasoning positions with the suite's baseline (tolerances in that file).
 
-Checkpoints are cached (harness/regress_cache.py) by training config and the source files each
-training imported, locally and, for the CoT model the latent methods start from, in the repository.
-`--smoke` instead runs zero-shot `cot` with the embedded SmolLM2-135M on a few HumanEval+ problems.
+The suite is data: its members (method, training config, the member it starts from or runs on, its
+training sources), the evaluation, the baseline and the committed cache, all relative to the suite file,
+so the installed package needs no checkout: `nfbench regress --suite PATH`. Checkpoints are cached by
+harness/regress_cache.py. `--smoke` instead runs zero-shot `cot` with the embedded SmolLM2-135M on a few
+HumanEval+ problems.
 """
 from __future__ import annotations
 
@@ -24,81 +26,92 @@ from nfbench.harness.errors import UserError
 from nfbench.harness.store import results_root
 
 log = logging.getLogger("nfbench")
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_BASELINE = REPO / "benchmarks" / "regress_baseline.json"
+DEFAULT_SUITE = Path("ci/suite.yaml")
 
 
 @dataclass(frozen=True)
 class Member:
-    """One method of the suite. Its training config is configs/<method>-tiny.yaml."""
-
     method: str
-    init_from: str | None = None  # a member whose checkpoint this one's training starts from
-    checkpoint_of: str | None = None  # training-free: evaluate on this member's checkpoint
-    run: dict[str, Any] = field(default_factory=dict)  # extra RunConfig keys for the evaluation
+    config: Path | None = None  # its training config (None: training-free, see runs_on)
+    starts_from: str | None = None  # a member whose checkpoint its training starts from
+    runs_on: str | None = None  # training-free: evaluated on this member's checkpoint
+    sources: tuple[str, ...] = ()  # package-relative training sources (with the suite's common ones)
+    commit: bool = False  # `--update` stores its checkpoint in the committed cache
+    run: dict[str, Any] = field(default_factory=dict)  # extra RunConfig keys for its evaluation
 
 
-SUITE = (
-    Member("direct"),
-    Member("cot"),
-    Member("coconut", init_from="cot"),  # Coconut's curriculum starts from a CoT-SFT model
-    Member("latent-sft", init_from="cot"),
-    Member("nfcot", init_from="cot"),  # the paper starts from a pretrained LM: here the CoT-SFT model
-    Member("soft-thinking", checkpoint_of="cot"),  # training-free: soft thoughts on the CoT model
-)
-BUDGET_S = 15 * 60  # on 2 CPU cores, with nothing cached
-EVAL = {"task": "synth", "split": "test", "limit": 100, "n_samples": 1, "temperature": 0.0, "seed": 0,
-        "sandbox": "docker"}
+@dataclass(frozen=True)
+class Suite:
+    path: Path
+    members: tuple[Member, ...]
+    evaluation: dict[str, Any]
+    baseline: Path
+    committed: Path
+    budget_s: float
 
 
-def member_config(member: Member) -> Path:
-    path = REPO / "configs" / f"{member.method}-tiny.yaml"
+def load_suite(path: Path) -> Suite:
+    """The suite file, checked before anything trains (a missing config or source is one line)."""
+    path = Path(path)
     if not path.is_file():
-        raise UserError(f"no CI config for method '{member.method}': {path} is missing",
-                        "add the method's tiny training config (see configs/)")
-    return path
+        raise UserError(f"regress suite not found: {path}", "run from a checkout (ci/suite.yaml) or pass --suite FILE")
+    raw, root = read_yaml(path), path.parent
+    common = list(raw.get("common_sources") or [])
+    members = []
+    for m in raw.get("members") or []:
+        config = root / m["config"] if m.get("config") else None
+        if config is not None and not config.is_file():
+            raise UserError(f"regress suite {path}: {m['method']}'s config {config} is missing", "fix the suite file")
+        sources = tuple(common + list(m.get("sources") or [])) if config else ()
+        cache.source_files(list(sources))  # every listed source exists
+        members.append(Member(m["method"], config, m.get("starts_from"), m.get("runs_on"), sources,
+                              bool(m.get("commit")), dict(m.get("run") or {})))
+    names = [m.method for m in members]
+    for m in members:
+        for other in (m.starts_from, m.runs_on):
+            if other is not None and other not in names[:names.index(m.method)]:
+                raise UserError(f"regress suite {path}: {m.method} needs member '{other}' listed before it", "fix the suite file")
+    return Suite(path, tuple(members), dict(raw["evaluation"]), root / raw["baseline"], root / raw["cache"],
+                 float(raw.get("budget_s", 900)))
 
 
-def newest_cached(method: str, roots: list[Path]) -> Path | None:
-    done = sorted((d for root in roots for d in root.glob(f"{method}-*/{cache.DONE}")), key=lambda p: p.stat().st_mtime)
-    return done[-1].parent if done else None
+def member_key(member: Member, checkpoints: dict[str, Path]) -> tuple[dict[str, Any], str]:
+    overrides: dict[str, Any] = {"method": member.method}
+    if member.starts_from:
+        overrides["init_from"] = str(checkpoints[member.starts_from])
+    cfg = to_dict(load_config(TrainConfig, str(member.config), dict(overrides)))
+    return overrides, cache.entry_key(cfg, list(member.sources))
 
 
-def train_member(member: Member, checkpoints: dict[str, Path], local: Path, reuse: bool = False,
+def train_member(suite: Suite, member: Member, checkpoints: dict[str, Path], local: Path, reuse: bool = False,
                  trainer: cache.Trainer | None = None) -> Path:
     """Train (or reuse the cached checkpoint of) one member; returns the checkpoint directory.
 
     reuse: take the newest cached checkpoint of the method whatever code or config made it
     (checks new inference code on old weights in seconds; not what CI does)."""
-    roots = [local, cache.COMMITTED]
-    if reuse and (found := newest_cached(member.method, roots)) is not None:
+    roots = [local, suite.committed]
+    if reuse and (found := cache.newest(member.method, roots)) is not None:
         log.info("regress: --reuse-checkpoints: %s uses %s", member.method, found)
         return found
-
-    config = member_config(member)
-    overrides: dict[str, Any] = {"method": member.method}
-    if member.init_from:
-        overrides["init_from"] = str(checkpoints[member.init_from])
-    key = cache.entry_key(to_dict(load_config(TrainConfig, str(config), dict(overrides))))
+    overrides, key = member_key(member, checkpoints)
     if (found := cache.lookup(member.method, key, roots)) is not None:
         log.info("regress: reusing the cached %s checkpoint %s", member.method, found)
         return found
-    if member.method in cache.COMMITTED_MEMBERS:
-        log.warning("regress: no committed %s checkpoint for this code and config: training it (refresh "
-                    "benchmarks/regress_cache/ with `nfbench regress --update` and commit it)", member.method)
-    return cache.train(config, overrides, local / f"{member.method}-{key}", trainer)
+    if member.commit:
+        log.warning("regress: no committed %s checkpoint for this code and config: training it (refresh %s "
+                    "with `nfbench regress --update` and commit it)", member.method, suite.committed)
+    return cache.train(member.config, overrides, local / f"{member.method}-{key}", trainer)
 
 
-def run_member(member: Member, checkpoint: Path | None, runs: Path) -> Path:
+def run_member(suite: Suite, member: Member, checkpoint: Path | None, runs: Path) -> Path:
     from nfbench.harness import pipeline
 
     # the model's training config says which backbone and task options; its own, the method options
-    trained = read_yaml(member_config(Member(member.checkpoint_of or member.method)))
-    own = {} if member.checkpoint_of else trained
-    overrides = {**EVAL, "method": member.method, "backbone": trained.get("backbone", "tiny-llama"),
-                 "task_options": trained.get("task_options", {}),
-                 "method_config": own.get("method_config", {}), **member.run,
-                 "checkpoint": str(checkpoint) if checkpoint else None}
+    trained = read_yaml(next(m for m in suite.members if m.method == (member.runs_on or member.method)).config)
+    own = {} if member.runs_on else trained
+    overrides = {**suite.evaluation, "method": member.method, "backbone": trained.get("backbone", "tiny-llama"),
+                 "task_options": trained.get("task_options", {}), "method_config": own.get("method_config", {}),
+                 **member.run, "checkpoint": str(checkpoint) if checkpoint else None}
     cfg = load_config(RunConfig, None, overrides)
     out = runs / member.method
     shutil.rmtree(out, ignore_errors=True)  # always a fresh evaluation of the current code
@@ -106,24 +119,23 @@ def run_member(member: Member, checkpoint: Path | None, runs: Path) -> Path:
     return path
 
 
-def measure(suite: tuple[Member, ...], work: Path, reuse: bool = False
+def measure(suite: Suite, members: tuple[Member, ...], work: Path, reuse: bool = False
             ) -> tuple[list[Path], dict[str, str], dict[str, float], dict[str, Path]]:
     """Train and run every member; a member that fails is recorded, and the others go on."""
     checkpoints: dict[str, Path] = {}
     runs, errors, seconds = [], {}, {}
-    for member in suite:
+    for member in members:
         start = time.time()
         try:
-            if member.checkpoint_of:
-                if member.checkpoint_of not in checkpoints:
-                    raise RuntimeError(f"needs the {member.checkpoint_of} checkpoint, which failed")
-                checkpoint = checkpoints[member.checkpoint_of]
+            needed = member.runs_on or member.starts_from
+            if needed and needed not in checkpoints:
+                raise RuntimeError(f"needs the {needed} checkpoint, which failed")
+            if member.runs_on:
+                checkpoint = checkpoints[member.runs_on]
             else:
-                if member.init_from and member.init_from not in checkpoints:
-                    raise RuntimeError(f"needs the {member.init_from} checkpoint, which failed")
-                checkpoint = checkpoints[member.method] = train_member(member, checkpoints,
+                checkpoint = checkpoints[member.method] = train_member(suite, member, checkpoints,
                                                                        work / "checkpoints", reuse)
-            runs.append(run_member(member, checkpoint, work / "runs"))
+            runs.append(run_member(suite, member, checkpoint, work / "runs"))
         except Exception as e:  # noqa: BLE001 - a broken method is a finding, not a crash
             errors[member.method] = f"{type(e).__name__}: {e}"
             log.error("regress: %s failed: %s\n%s", member.method, errors[member.method],
@@ -133,9 +145,24 @@ def measure(suite: tuple[Member, ...], work: Path, reuse: bool = False
     return runs, errors, seconds, checkpoints
 
 
-def run_regression(baseline: Path | None = None, update: bool = False, smoke: bool = False,
-                   methods: list[str] | None = None, work: Path | None = None, report: bool = True,
-                   reuse_checkpoints: bool = False) -> int:
+def select(suite: Suite, methods: list[str] | None) -> tuple[Member, ...]:
+    """The members named with -m, with the members they start from or run on."""
+    names = [m.method for m in suite.members]
+    for name in methods or []:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+            raise UserError(f"unknown regress method '{name}'" + (f"; did you mean '{close[0]}'?" if close else ""),
+                            f"choose from {', '.join(names)}")
+    wanted = set(methods or names)
+    for m in reversed(suite.members):
+        if m.method in wanted:
+            wanted |= {x for x in (m.starts_from, m.runs_on) if x}
+    return tuple(m for m in suite.members if m.method in wanted)
+
+
+def run_regression(suite_path: Path | None = None, baseline: Path | None = None, update: bool = False,
+                   smoke: bool = False, methods: list[str] | None = None, work: Path | None = None,
+                   report: bool = True, reuse_checkpoints: bool = False) -> int:
     """0 when every method is within the baseline's tolerances, 1 otherwise. `update` rewrites the
     baseline from this run (tolerances kept) instead of comparing."""
     from nfbench.harness.report import build_report, compare as comparison, load_runs, tables
@@ -145,42 +172,39 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
             raise UserError("--smoke takes no --method, --baseline, --update or --reuse-checkpoints",
                             "run `nfbench regress --smoke` alone")
         return run_smoke(work)
-    baseline = Path(baseline or DEFAULT_BASELINE)
-    names = [m.method for m in SUITE]
-    for name in methods or []:
-        if name not in names:
-            close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-            raise UserError(f"unknown regress method '{name}'" + (f"; did you mean '{close[0]}'?" if close else ""),
-                            f"choose from {', '.join(names)}")
-    suite = tuple(m for m in SUITE if not methods or m.method in methods)
+    suite = load_suite(suite_path or DEFAULT_SUITE)
+    baseline = Path(baseline or suite.baseline)
+    members = select(suite, methods)
     old_baseline = comparison.load_baseline(baseline) if baseline.exists() or not update else {}  # fail now, not after 15 min
     work = Path(work or results_root() / "regress")
     start = time.time()
-    runs, errors, seconds, checkpoints = measure(suite, work, reuse_checkpoints)
+    runs, errors, seconds, checkpoints = measure(suite, members, work, reuse_checkpoints)
     rows = tables.rows(load_runs([str(p) for p in runs])) if runs else []
     if runs and report:
         build_report([str(p) for p in runs], work / "report", echo=True)
     total = time.time() - start
     print("\nregress timings: " + ", ".join(f"{m} {s:.0f}s" for m, s in seconds.items()) + f"; total {total:.0f}s")
-    if total > BUDGET_S:
-        print(f"WARNING: the regression took {total:.0f} s, over its {BUDGET_S} s budget: shrink the tiny configs")
+    if total > suite.budget_s:
+        print(f"WARNING: the regression took {total:.0f} s, over its {suite.budget_s:.0f} s budget: shrink the CI configs")
     for method, error in errors.items():
         print(f"FAILED {method}: {error}")
     if update:
         if errors:
             print("not updating the baseline: some methods failed")
             return 1
-        new = comparison.baseline_from_rows(rows, old_baseline.get("tolerances"), note=baseline_note(total, methods))
+        new = comparison.baseline_from_rows(rows, old_baseline.get("tolerances"),
+                                            note=baseline_note(suite, total, methods))
         if methods:  # `--update -m X` rewrites X's entries and keeps the others
             new["entries"] = {**old_baseline.get("entries", {}), **new["entries"]}
         comparison.write_baseline(new, baseline)
         print(f"baseline written: {baseline}")
-        for method in cache.COMMITTED_MEMBERS:
-            if method in checkpoints and (stored := cache.commit(method, checkpoints[method])):
-                print(f"committed cache refreshed: {stored} (git add {cache.COMMITTED})")
+        for m in members:
+            if m.commit and m.method in checkpoints and (stored := cache.commit(m.method, checkpoints[m.method],
+                                                                                suite.committed)):
+                print(f"committed cache refreshed: {stored} (git add {suite.committed})")
         return 0
     findings = comparison.compare(rows, old_baseline, rule="tolerance")
-    findings = [f for f in findings if f.key.split("/")[0] in {m.method for m in suite}]
+    findings = [f for f in findings if f.key.split("/")[0] in {m.method for m in members}]
     for f in findings:
         print(("ok    " if f.status not in comparison.FAILING else "FAIL  ") + f.describe())
     failed = [f for f in findings if f.status in comparison.FAILING]
@@ -190,7 +214,7 @@ def run_regression(baseline: Path | None = None, update: bool = False, smoke: bo
     return 1 if failed or errors else 0
 
 
-def baseline_note(seconds: float, methods: list[str] | None = None) -> str:
+def baseline_note(suite: Suite, seconds: float, methods: list[str] | None = None) -> str:
     from nfbench.harness.manifest import git_info, hardware
 
     which = f" -m {' -m '.join(methods)}" if methods else ""
@@ -198,7 +222,7 @@ def baseline_note(seconds: float, methods: list[str] | None = None) -> str:
     return (f"nfbench regress --update{which} at git {git_info().get('commit')} "
             f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds:.0f} s, "
             f"{hw.get('cpu_model', hw['cpu'])}, torch CPU kernels {hw.get('torch_cpu_capability')}). "
-            f"Evaluation: {json.dumps(EVAL)}. pass@1 may drop by at most tolerances.pass1_abs; "
+            f"Evaluation: {json.dumps(suite.evaluation)}. pass@1 may drop by at most tolerances.pass1_abs; "
             "mean reasoning positions may move by at most max(positions_abs, positions_rel x baseline).")
 
 
@@ -212,7 +236,8 @@ def run_smoke(work: Path | None = None) -> int:
     the real data and the Docker sandbox work together. Pass rates are near zero at this size, so
     it checks that every problem was generated, reasoned about, executed and scored."""
     from nfbench.harness import pipeline
-    from nfbench.harness.store import EXECUTIONS, GENERATIONS, RunStore, read_jsonl
+    from nfbench.harness.jsonl import read
+    from nfbench.harness.store import EXECUTIONS, GENERATIONS, RunStore
 
     out = Path(work or results_root() / "regress") / "smoke"
     shutil.rmtree(out, ignore_errors=True)
@@ -220,7 +245,7 @@ def run_smoke(work: Path | None = None) -> int:
     start = time.time()
     path, summary = pipeline.run(cfg, out=str(out))
     store = RunStore(path)
-    gens, verdicts = read_jsonl(store.file(GENERATIONS)), read_jsonl(store.file(EXECUTIONS))
+    gens, verdicts = read(store.file(GENERATIONS)), read(store.file(EXECUTIONS))
     problems = {g["task_id"] for g in gens}
     checks = {
         f"{SMOKE['limit']} problems generated": len(problems) == SMOKE["limit"] == len(gens),

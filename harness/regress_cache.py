@@ -1,24 +1,23 @@
-"""The checkpoint cache of `nfbench regress`: a member is retrained only when its config or the code
-its training ran has changed.
+"""The checkpoint cache of `nfbench regress`: a member is retrained only when what decides its weights
+has changed.
 
-An entry is a checkpoint folder `<method>-<key>/` holding `regress-done.json`. The key hashes the
-resolved training config (the checkpoint it starts from by its own entry name, not its path) and the
-torch, transformers, accelerate and peft versions. The entry also records the sha256 of every nfbench source file its
-training imported (harness/, methods/, tasks/; not the sandbox, reporting or the run manifest, which
-cannot change what a model learns) and is valid only while all of them are unchanged, like a build system's dependency
-file: editing NF-CoT does not retrain CoT, editing the trainer retrains everything. Training runs in a
-child process so that what it imported is exactly what it depends on.
+An entry is a complete checkpoint folder `<method>-<key>/`. The key hashes the member's resolved
+training config (the checkpoint it starts from named by its own entry, not its path), the versions of
+the packages whose numerics are part of a checkpoint, and the contents of the member's training
+sources: the nfbench files the suite lists for it (ci/suite.yaml), like a build's declared inputs.
+Editing NF-CoT retrains NF-CoT alone; editing the trainer retrains every member; editing the CLI, the
+report or the sandbox retrains nothing.
 
-Two roots are searched: the local cache (results/regress/checkpoints/) and the committed one
-(benchmarks/regress_cache/). The committed one holds the CoT-SFT model that every latent method starts
-from (the longest training of the suite), so a fresh CI clone does not spend ~5 minutes re-deriving
-it while the code it came from is unchanged. `nfbench regress --update` refreshes it.
+Two roots are searched: the local cache (results/regress/checkpoints/) and the suite's committed one
+(ci/cache/). The committed one holds the CoT-SFT model the latent methods start from (the longest
+training, whose retrains are not bitwise reproducible across CPUs), so a fresh clone does not re-derive
+it while its key holds. `nfbench regress --update` refreshes it.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
-import logging
 import shutil
 import subprocess
 import sys
@@ -26,108 +25,101 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable
 
-REPO = Path(__file__).resolve().parent.parent
-COMMITTED = REPO / "benchmarks" / "regress_cache"
-COMMITTED_MEMBERS = ("cot",)  # what `--update` stores in the repository (~4 MB)
-CODE_DIRS = ("harness", "methods", "tasks")
-NOT_CODE = ("report", "regress.py", "regress_cache.py", "cli.py", "cli_data.py", "listing.py", "manifest.py")
-DONE = "regress-done.json"
+from nfbench.harness.checkpoints import INFO, read_info
+from nfbench.harness.errors import UserError
+from nfbench.harness.stages import DONE
+
 PACKAGES = ("torch", "transformers", "accelerate", "peft")  # their numerics are part of a checkpoint
-Trainer = Callable[[Path, dict[str, Any], Path], dict[str, str]]  # (config, overrides, out) -> sources
+Trainer = Callable[[Path, dict[str, Any], Path], None]  # (config file, overrides, out)
 
 
-def is_code(rel: Path) -> bool:
-    """Whether a source file (relative to the repository) can change what a model learns."""
-    return rel.parts[0] in CODE_DIRS and not any(part in NOT_CODE for part in rel.parts)
+def package_dir(part: str) -> Path:
+    """Where an nfbench subpackage's files are (harness, methods, tasks, sandbox), installed or not."""
+    spec = importlib.util.find_spec(f"nfbench.{part}")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"nfbench has no subpackage '{part}'", "name sources as harness/..., methods/... or tasks/...")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
-def source_digests(files: list[Path]) -> dict[str, str]:
-    """sha256 of each nfbench source file among `files`, by path relative to the repository."""
-    found = {}
-    for path in files:
-        path = path.resolve()
-        if not path.is_file() or path.suffix != ".py":
-            continue
-        try:
-            rel = path.relative_to(REPO)
-        except ValueError:
-            continue
-        if is_code(rel):
-            found[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return dict(sorted(found.items()))
+def source_files(sources: list[str]) -> dict[str, Path]:
+    """Package-relative names (a file, or a folder meaning every .py file in it) -> files."""
+    files: dict[str, Path] = {}
+    for name in sources:
+        part, _, rest = name.partition("/")
+        path = package_dir(part) / rest
+        if path.is_dir():
+            files.update({f"{name.rstrip('/')}/{f.relative_to(path)}": f for f in sorted(path.rglob("*.py"))})
+        elif path.is_file():
+            files[name] = path
+        else:
+            raise UserError(f"regress suite: training source '{name}' does not exist",
+                            "fix the member's `sources` in the suite file (package-relative paths)")
+    return files
 
 
-def entry_key(cfg: dict[str, Any]) -> str:
+def source_digests(sources: list[str]) -> dict[str, str]:
+    return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in sorted(source_files(sources).items())}
+
+
+def entry_key(cfg: dict[str, Any], sources: list[str]) -> str:
     ident = {**cfg, "out": None, "init_from": Path(cfg["init_from"]).name if cfg.get("init_from") else None}
-    blob = json.dumps([ident, [version(p) for p in PACKAGES]], sort_keys=True, default=str)
+    blob = json.dumps([ident, [version(p) for p in PACKAGES], source_digests(sources)], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def is_fresh(entry: Path) -> bool:
-    """Trained by this config (the key) and by source files that have not changed since (files that
-    NOT_CODE has since excluded are not compared)."""
-    done = entry / DONE
-    if not done.is_file():
-        return False
-    sources = {rel: digest for rel, digest in json.loads(done.read_text()).get("sources", {}).items()
-               if is_code(Path(rel))}
-    return bool(sources) and source_digests([REPO / rel for rel in sources]) == sources
+def is_complete(entry: Path) -> bool:
+    info = read_info(entry) if (entry / INFO).is_file() else None
+    return bool(info and info.get("complete"))
 
 
 def lookup(method: str, key: str, roots: list[Path]) -> Path | None:
     for root in roots:
-        if is_fresh(entry := root / f"{method}-{key}"):
+        if is_complete(entry := root / f"{method}-{key}"):
             return entry
     return None
 
 
+def newest(method: str, roots: list[Path]) -> Path | None:
+    """The most recently finished entry of a method, whatever made it (--reuse-checkpoints)."""
+    done = sorted((d.parent for root in roots for d in root.glob(f"{method}-*/{INFO}") if is_complete(d.parent)),
+                  key=lambda p: (p / INFO).stat().st_mtime)
+    return done[-1] if done else None
+
+
 def train(config: Path, overrides: dict[str, Any], out: Path, trainer: Trainer | None = None) -> Path:
-    """Train into `out` (removed first: a half-trained leftover) and record the entry."""
+    """Train into `out` (removed first: a half-trained leftover)."""
     shutil.rmtree(out, ignore_errors=True)
-    sources = (trainer or train_in_child)(config, overrides, out)
-    if not sources:
-        raise RuntimeError(f"training into {out} recorded no source files: the cache could not check it")
-    (out / DONE).write_text(json.dumps({"config_file": str(config), "overrides": overrides,
-                                        "sources": sources}, indent=1))
+    (trainer or train_in_child)(config, overrides, out)
+    if not is_complete(out):
+        raise RuntimeError(f"training into {out} did not finish a complete checkpoint")
     return out
 
 
-def train_in_child(config: Path, overrides: dict[str, Any], out: Path) -> dict[str, str]:
-    """`pipeline.train` in a child process (same interpreter and import path); returns the source
-    files it imported. Its log goes to this process's stdout/stderr."""
-    spec = json.dumps({"config": str(config), "overrides": {**overrides, "out": str(out)},
-                       "level": logging.getLogger().getEffectiveLevel()})
-    proc = subprocess.run([sys.executable, "-m", "nfbench.harness.regress_cache", spec], stdout=subprocess.PIPE)
+def train_in_child(config: Path, overrides: dict[str, Any], out: Path) -> None:
+    """`nfbench train` in a fresh process, exactly as a user would run it (its log goes to ours)."""
+    sets = [f"{k}={json.dumps(v)}" for k, v in {**overrides, "out": str(out)}.items() if k != "method"]
+    cmd = [sys.executable, "-m", "nfbench.harness.cli", "train", overrides["method"], "--config", str(config)]
+    proc = subprocess.run(cmd + [a for s in sets for a in ("--set", s)], stdout=sys.stderr)
     if proc.returncode != 0:
-        raise RuntimeError(f"training {overrides.get('method')} failed (exit {proc.returncode}); its log is above")
-    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+        raise RuntimeError(f"training {overrides['method']} failed (exit {proc.returncode}); its log is above")
 
 
-def commit(method: str, checkpoint: Path) -> Path | None:
-    """Copy a fresh checkpoint into the committed cache (without optimizer state), replacing the
-    method's older entries. None when it already is the committed entry."""
-    target = COMMITTED / checkpoint.name
+def commit(method: str, checkpoint: Path, committed: Path) -> Path | None:
+    """Copy a checkpoint into the committed cache, replacing the method's older entries: what `nfbench
+    run` loads (the root) and each stage's record, not the stages' own weights or optimizer state.
+    None when it already is the committed entry."""
+    target = committed / checkpoint.name
     if checkpoint.resolve() == target.resolve():
         return None
-    for old in COMMITTED.glob(f"{method}-*"):
+    for old in committed.glob(f"{method}-*"):
         shutil.rmtree(old)
-    shutil.copytree(checkpoint, target, ignore=shutil.ignore_patterns("state", "*.pt.tmp"))
+    target.mkdir(parents=True)
+    for f in checkpoint.iterdir():
+        if f.is_file():
+            shutil.copy2(f, target / f.name)
+        elif (f / DONE).is_file():
+            (target / f.name).mkdir()
+            for kept in (DONE, "metrics.csv"):
+                if (f / kept).is_file():
+                    shutil.copy2(f / kept, target / f.name / kept)
     return target
-
-
-def _child(spec: str) -> None:
-    from nfbench.harness import pipeline
-    from nfbench.harness.cli import configure_logging
-    from nfbench.harness.config import TrainConfig, load_config
-
-    args = json.loads(spec)
-    configure_logging(args["level"])
-    cfg = load_config(TrainConfig, args["config"], args["overrides"])
-    real_stdout, sys.stdout = sys.stdout, sys.stderr  # the parent reads only the final line
-    pipeline.train(cfg)
-    files = [Path(m.__file__) for m in list(sys.modules.values()) if getattr(m, "__file__", None)]
-    real_stdout.write(json.dumps(source_digests(files)) + "\n")
-
-
-if __name__ == "__main__":
-    _child(sys.argv[1])

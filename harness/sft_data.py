@@ -6,13 +6,12 @@ Torch-free: the teacher builder (harness/distill.py) imports the model code only
 """
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from nfbench.harness import jsonl
 from nfbench.harness.errors import UserError
 
 FIELDS = ("prompt", "reasoning", "solution")
@@ -39,47 +38,31 @@ def task_examples(task: Any, split: str = "train") -> list[SFTExample]:
     from nfbench.tasks.training import training_problems  # refuses evaluation splits and overlap
 
     for p in training_problems(task, split):
-        if hasattr(task, "format_example"):
-            prompt, reasoning, answer = task.format_example(p)
-            meta = {"format": "compact"}
-        else:
-            prompt, reasoning, answer = p.prompt, p.reasoning or "", p.canonical_solution
-            meta = {"format": "problem"}
-        out.append(SFTExample(p.task_id, prompt, reasoning, answer, meta))
+        compact = task.format_example(p)  # the task's compact format, where it has one (tasks/base.py)
+        prompt, reasoning, answer = compact or (p.prompt, p.reasoning or "", p.canonical_solution)
+        out.append(SFTExample(p.task_id, prompt, reasoning, answer, {"format": "compact" if compact else "problem"}))
     if not any(e.reasoning for e in out):
         raise UserError(f"task '{task.name}' has no ground-truth reasoning to train CoT on",
                         "build a set: nfbench data distill (teacher) or nfbench data import")
     return out
 
 
-def write_jsonl(path: str | Path, examples: Iterable[SFTExample]) -> int:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with p.open("w") as f:
-        for e in examples:
-            f.write(json.dumps(e.to_dict()) + "\n")
-            n += 1
-    return n
+def write_sft(path: str | Path, examples: Iterable[SFTExample]) -> int:
+    return jsonl.write(Path(path), (e.to_dict() for e in examples))
 
 
-def read_jsonl(path: str | Path) -> list[SFTExample]:
+def read_sft(path: str | Path) -> list[SFTExample]:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"SFT data file not found: {p}", "build one with `nfbench data ...` or pass a task name")
     out = []
-    opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rt") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                out.append(SFTExample(str(d["task_id"]), d["prompt"], d.get("reasoning") or "", d["solution"],
-                                      d.get("meta") or {}))
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise UserError(f"{p}:{n}: not an SFT record ({type(e).__name__}: {e})",
-                                "each line needs task_id, prompt, reasoning, solution (see `nfbench data`)") from None
+    for n, d in enumerate(jsonl.read_input(p), 1):
+        try:
+            out.append(SFTExample(str(d["task_id"]), d["prompt"], d.get("reasoning") or "", d["solution"],
+                                  d.get("meta") or {}))
+        except (KeyError, TypeError) as e:
+            raise UserError(f"{p}: record {n} is not an SFT record ({type(e).__name__}: {e})",
+                            "each line needs task_id, prompt, reasoning, solution (see `nfbench data`)") from None
     return out
 
 
@@ -132,12 +115,7 @@ def load_records(source: str, split: str = "train") -> tuple[list[dict[str, Any]
     p = Path(source)
     if not p.is_file():
         raise UserError(f"file not found: {p}", "pass a JSONL file or hf:<dataset name>")
-    opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rt") as f:
-        try:
-            return [json.loads(line) for line in f if line.strip()], p.stem
-        except json.JSONDecodeError as e:
-            raise UserError(f"{p}: not JSON lines ({e.msg} at line {e.lineno})", "one JSON object per line") from None
+    return jsonl.read_input(p), p.stem
 
 
 # --- decontamination ------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ results/runs/<run_id>/
   summary.json       pass@k and cost aggregates (harness/metrics.py)
   samples.jsonl      the generations as an evalplus samples file ({"task_id", "solution"})
 
-Records are appended and flushed one at a time, so a crash loses at most the line being written;
-reading drops a torn last line (with a warning) so that it is redone.
+Records are appended and flushed one at a time (harness/jsonl.py), so a crash loses at most the line
+being written; reading drops a torn last line (with a warning) so that it is redone.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from nfbench.harness import jsonl
 from nfbench.harness.errors import UserError
 
 log = logging.getLogger("nfbench")
@@ -30,62 +31,6 @@ MANIFEST, GENERATIONS, EXECUTIONS, SUMMARY, SAMPLES = (
 
 def results_root() -> Path:
     return Path(os.environ.get("NFBENCH_RESULTS", "results"))
-
-
-def read_jsonl(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """All records of a JSONL file.
-
-    Every record is written with its newline in one write, so a last line without a newline (or
-    one that does not parse) is a write torn by a crash: it is dropped with a warning, and with
-    repair=True cut from the file so that appends continue cleanly. A bad line anywhere else is
-    corruption and an error.
-    """
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")  # the part after the last newline is lines[-1] (empty if none torn)
-    records, offset = [], 0
-    for i, line in enumerate(lines):
-        is_last = i == len(lines) - 1 or (i == len(lines) - 2 and not lines[-1])
-        try:
-            rec = json.loads(line) if line.strip() else None
-            ok = rec is None or isinstance(rec, dict)
-        except ValueError:
-            ok = False
-        if not ok or (i == len(lines) - 1 and line.strip()):
-            if not is_last:
-                raise UserError(f"{path} is malformed at line {i + 1}",
-                                "fix or remove that line, or start over with --force")
-            log.warning("%s: dropping a torn last line (%d bytes); it will be redone", path, len(line))
-            if repair:
-                with open(path, "r+b") as f:
-                    f.truncate(offset)
-            break
-        if rec is not None:
-            records.append(rec)
-        offset += len(line) + 1
-    return records
-
-
-def read_input_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All records of a JSONL file a user gave us (e.g. samples): every non-blank line must be a
-    JSON object; a last line without a newline is fine (input is not written by our appends)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text", "write the file as UTF-8 JSON lines") from None
-    records = []
-    for i, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError as e:
-            raise UserError(f"{path}:{i}: not valid JSON ({e.msg})", "fix or remove that line") from None
-        if not isinstance(rec, dict):
-            raise UserError(f"{path}:{i}: a line must be a JSON object", "write one {...} per line")
-        records.append(rec)
-    return records
 
 
 def is_run_dir(path: Path) -> bool:
@@ -140,26 +85,16 @@ class RunStore:
     # --- JSONL (append-only) --------------------------------------------------------------------
     def records(self, name: str, *, repair: bool = True) -> list[dict[str, Any]]:
         """repair=False to read while another process may be appending (a torn line is not cut)."""
-        return read_jsonl(self.file(name), repair=repair)
+        return jsonl.read(self.file(name), repair=repair)
 
     def done(self, name: str, *, repair: bool = True) -> set[tuple[str, int]]:
         return {(r["task_id"], r["sample_idx"]) for r in self.records(name, repair=repair)}
 
     def append(self, name: str, records: Iterable[dict[str, Any]]) -> int:
-        n = 0
-        with open(self.file(name), "a", encoding="utf-8") as f:
-            for rec in records:
-                f.write(json.dumps(rec, default=str) + "\n")
-                f.flush()
-                n += 1
-        return n
+        return jsonl.append(self.file(name), records)
 
     def write_samples(self) -> Path:
         """Export generations as an evalplus samples file."""
         gens = sorted(self.records(GENERATIONS), key=lambda g: (g["task_id"], g["sample_idx"]))
-        tmp = self.file(SAMPLES + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            for g in gens:
-                f.write(json.dumps({"task_id": g["task_id"], "solution": g["solution"]}) + "\n")
-        os.replace(tmp, self.file(SAMPLES))
+        jsonl.write(self.file(SAMPLES), ({"task_id": g["task_id"], "solution": g["solution"]} for g in gens))
         return self.file(SAMPLES)

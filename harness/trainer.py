@@ -6,7 +6,8 @@ stage 1 freezes the backbone), a validation callback and its own TrainerConfig (
 `train_stage` runs it with gradient accumulation, a cosine (or constant) schedule with warmup, bf16 on GPU,
 metrics to `<out>/metrics.csv` (and TensorBoard if asked), and resumable state under
 `<out>/state/` saved every `save_every` optimizer steps: rerunning the same stage continues from
-the last save, mid-epoch included, and a finished stage returns at once.
+the last save, mid-epoch included. Which stages are finished is the stage runner's business
+(harness/stages.py), not the loop's.
 
 The data order is a seeded permutation per epoch, so a resumed run sees exactly the batches an
 uninterrupted one would; under DDP the ranks take interleaved batches of `batch_size` each, so
@@ -31,7 +32,6 @@ from nfbench.harness.config import TrainerConfig
 from nfbench.harness.errors import UserError
 
 STATE_DIR = "state"
-DONE_FILE = "stage_done.json"
 LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
 
 
@@ -54,9 +54,6 @@ class StageResult:
     out_dir: Path
     steps: int
     last_metrics: dict[str, float]
-
-
-SCHEDULES = ("cosine", "constant")
 
 
 def lr_multiplier(step: int, warmup: int, total: int, schedule: str = "cosine") -> float:
@@ -88,12 +85,6 @@ def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 def train_stage(stage: Stage, accelerator: Any | None = None) -> StageResult:
     cfg, out = stage.config, Path(stage.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    done_file = out / DONE_FILE
-    if done_file.is_file():  # per-stage resume: a finished stage is not retrained
-        done = json.loads(done_file.read_text())
-        return StageResult(out, done["steps"], done["metrics"])
-    if cfg.schedule not in SCHEDULES:
-        raise UserError(f"unknown trainer.schedule '{cfg.schedule}'", f"choose one of {', '.join(SCHEDULES)}")
     acc = accelerator or make_accelerator(cfg, out)
     torch.manual_seed(stage.seed)
     params = stage.params if stage.params is not None else [p for p in stage.model.parameters() if p.requires_grad]
@@ -169,8 +160,6 @@ def train_stage(stage: Stage, accelerator: Any | None = None) -> StageResult:
             position["batch"] = 0
     bar.close()
     acc.wait_for_everyone()
-    if acc.is_main_process:
-        done_file.write_text(json.dumps({"steps": position["step"], "metrics": last}))
     if cfg.tensorboard:
         acc.end_training()
     stage.model = acc.unwrap_model(model)
@@ -181,6 +170,12 @@ def is_main_process() -> bool:
     """Whether this process should write shared files (checkpoints). Read from the launcher's env:
     creating accelerate's state here, before the trainer's Accelerator, could fix it wrongly."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def barrier() -> None:
+    """Wait for every process of a distributed run (a no-op in one process)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
 
 
 def _reduce(acc: Any, window: list[dict[str, float]]) -> dict[str, float]:
@@ -236,14 +231,3 @@ def read_metrics(out_dir: str | Path) -> list[dict[str, float]]:
     path = Path(out_dir) / "metrics.csv"
     with path.open() as f:
         return [{k: float(v) for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(f)]
-
-
-def sandbox_pass_at_1(problems: list[Any], generations: list[Any], sandbox: str = "docker") -> dict[str, float]:
-    """Validation metric: the fraction of (one-sample-per-problem) generations that pass the base tests."""
-    from nfbench.sandbox.executor import Sandbox
-
-    by_id = {p.task_id: p for p in problems}
-    with Sandbox(kind=sandbox) as box:
-        verdicts = list(box.execute((by_id[g.task_id], g.sample_idx, g.solution) for g in generations))
-    passed = sum(v.base_status == "pass" for v in verdicts)
-    return {"pass@1": passed / max(1, len(verdicts))}

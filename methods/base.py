@@ -1,107 +1,112 @@
-"""What every reasoning method provides.
+"""What every reasoning method is: a config dataclass, a generator and a list of stages.
 
-A method is a config dataclass (`config_class`: its training and decoding hyperparameters) plus the
-behaviour that uses it: `generate` (batched, KV-cached) and `train` (through the shared trainer).
+    @register_method("my-method")
+    class MyMethod(Method):
+        '''One line that `nfbench ls methods` shows.'''
+        config_class = MyConfig                     # YAML key `method_config`, fields with help text
+        def stages(self) -> list[StageSpec]: ...    # how it trains (none: training-free)
+        def generator(self, ctx) -> Generator: ...  # how it reasons and answers
+
+`nfbench train` runs the stages (harness/stages.py) and `nfbench run` the generator; the method
+object holds only its config, so neither mode is guessed from the other.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from nfbench.harness.errors import UserError
 from nfbench.harness.types import Generation, Problem
 
+if TYPE_CHECKING:  # torch-free at import: `nfbench ls` reads the registry without loading models
+    from nfbench.harness.backbone import Backbone
+    from nfbench.harness.stages import StageSpec, TrainContext
+    from nfbench.methods.prompt_format import PromptFormat
+    from nfbench.tasks.base import Task
 
-class Method(ABC):
-    name: ClassVar[str]  # set by @register_method
-    config_class: ClassVar[type]  # dataclass of this method's options (YAML key `method_config`)
-    trainable: ClassVar[bool] = True
+Job = tuple[Problem, int]  # (problem, sample_idx)
 
-    def __init__(self, run_config: Any, method_config: Any, task: Any = None):
-        self.run_config = run_config  # RunConfig or TrainConfig (harness/config.py)
-        self.config = method_config
-        self.task = task  # the Task instance (tasks/base.py), for task-specific prompt formats
 
-    def manifest_info(self) -> dict[str, Any]:
-        """Model id, weights' sha256, checkpoint path, parameter count: written to the run manifest."""
-        return {}
+@dataclass(frozen=True)
+class Decoding:
+    """How a generator samples: `run`'s settings, or validation's (greedy, short)."""
+
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    batch_size: int = 8  # samples per generation batch
+
+
+@dataclass
+class RunContext:
+    """What a generator is built from: the resolved weights (harness/checkpoints.resolve_run_weights),
+    the task, and where to load them."""
+
+    task: Task | None
+    weights: str  # what load_backbone loads: a checkpoint directory, or the backbone itself (zero-shot)
+    checkpoint: Path | None  # the trained checkpoint (None: zero-shot on the backbone)
+    info: dict[str, Any]  # its checkpoint.json ({} for a backbone)
+    device: str = "auto"
+    dtype: str = "auto"
+    seed: int = 0
+
+    def load_backbone(self) -> Backbone:
+        from nfbench.harness.backbone import load_backbone
+
+        return load_backbone(self.weights, device=self.device, dtype=self.dtype, seed=self.seed)
+
+    def format(self, tokenizer: Any, reasons: bool = True) -> PromptFormat:
+        from nfbench.methods.prompt_format import PromptFormat
+
+        return PromptFormat(self.task, tokenizer, reasons, trained=self.checkpoint is not None)
+
+
+class Generator(ABC):
+    """Turns batches of (problem, sample_idx) jobs into Generation records, metering their cost."""
 
     @abstractmethod
-    def generate(self, problems: list[Problem], n: int, seed: int) -> list[Generation]:
-        """n samples per problem; sample_idx 0..n-1; deterministic for a given seed."""
-
-    def train(self, train_config: Any) -> Path:
-        """Train and return the checkpoint directory."""
-        raise UserError(f"method '{self.name}' is training-free", "use `nfbench run` directly")
-
-
-class BackboneMethod(Method):
-    """A method on a causal-LM backbone (every method here): loads the model lazily, once.
-
-    Which weights: `run_config.checkpoint` if given; else, for `nfbench run`, the latest complete
-    checkpoint of this method for `run_config.backbone` (harness/checkpoints.py); else the backbone
-    itself when `zero_shot_ok(backbone)` (e.g. an instruct model), else a UserError naming the
-    `nfbench train` command. Training (TrainConfig) starts from `init_from` or the backbone.
-    """
-
-    def __init__(self, run_config: Any, method_config: Any, task: Any = None):
-        super().__init__(run_config, method_config, task)
-        self._backbone: Any = None
-        self.checkpoint: Path | None = None
-
-    @property
-    def training(self) -> bool:
-        return hasattr(self.run_config, "trainer")
-
-    def zero_shot_ok(self, backbone: str) -> bool:
-        """Whether `run` may use the untrained backbone (default: not for from-scratch configs)."""
-        return backbone != "tiny-llama" and not getattr(self, "requires_training", False)
-
-    def weights_spec(self) -> str:
-        from nfbench.harness.checkpoints import latest_checkpoint, require_checkpoint
-
-        cfg = self.run_config
-        if self.training:
-            return cfg.init_from or cfg.backbone
-        if cfg.checkpoint:
-            self.checkpoint = require_checkpoint(self.name, cfg.backbone, cfg.checkpoint)
-        elif not getattr(self.config, "zero_shot", False):
-            self.checkpoint = latest_checkpoint(self.name, cfg.backbone)
-            if self.checkpoint is None and not self.zero_shot_ok(cfg.backbone):
-                self.checkpoint = require_checkpoint(self.name, cfg.backbone)  # raises, naming the command
-        return str(self.checkpoint) if self.checkpoint else cfg.backbone
-
-    @property
-    def backbone(self) -> Any:
-        """harness.backbone.Backbone (model, tokenizer, device), loaded on first use."""
-        if self._backbone is None:
-            from nfbench.harness.backbone import load_backbone
-
-            cfg = self.run_config
-            # training keeps fp32 master weights (the trainer autocasts to bf16 on GPU)
-            dtype = "float32" if self.training and cfg.dtype == "auto" else cfg.dtype
-            self._backbone = load_backbone(self.weights_spec(), device=cfg.device, dtype=dtype, seed=cfg.seed)
-        return self._backbone
+    def generate(self, jobs: list[Job], seed: int, decoding: Decoding) -> list[Generation]:
+        """One batch; deterministic for a given seed."""
 
     def manifest_info(self) -> dict[str, Any]:
-        return {**self.backbone.manifest_info(), "checkpoint": str(self.checkpoint) if self.checkpoint else None}
+        """Model id, weights' sha256, parameter count: written to the run manifest."""
+        return {}
 
-    def sampling(self) -> Any:
-        from nfbench.harness.generation import Sampling
 
-        return Sampling(temperature=self.run_config.temperature, top_p=self.run_config.top_p)
+def generate(generator: Generator, problems: list[Problem], n: int, seed: int, decoding: Decoding) -> list[Generation]:
+    """n samples per problem (sample_idx 0..n-1), in batches of decoding.batch_size, one seed per batch."""
+    jobs = [(p, s) for p in problems for s in range(n)]
+    size = max(1, decoding.batch_size)
+    out: list[Generation] = []
+    for b, i in enumerate(range(0, len(jobs), size)):
+        out.extend(generator.generate(jobs[i:i + size], seed * 1009 + b, decoding))
+    return out
 
-    def meter(self, batch_size: int, phase: str = "reasoning") -> Any:
-        """A CostMeter for one batch (harness/cost.py)."""
-        from nfbench.harness.cost import CostMeter
 
-        bb = self.backbone
-        return CostMeter(bb.model.config, batch_size, bb.device, bb.dtype, phase=phase)
+class Method:
+    """A reasoning method. Subclasses set `config_class` and implement `generator` (and `stages`)."""
 
-    @staticmethod
-    def sample_batches(problems: list[Problem], n: int, batch_size: int) -> list[list[tuple[Problem, int]]]:
-        """(problem, sample_idx) jobs, n per problem, cut into generation batches."""
-        jobs = [(p, s) for p in problems for s in range(n)]
-        size = max(1, batch_size)
-        return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    name: ClassVar[str]  # set by @register_method
+    config_class: ClassVar[type]  # dataclass of the method's options (YAML key `method_config`)
+    # "cot": training starts from a CoT-SFT checkpoint of the backbone, and a training-free method
+    # runs on one (harness/checkpoints.py resolves both)
+    starts_from: ClassVar[str | None] = None
+    zero_shot: ClassVar[bool] = False  # a pretrained backbone can run it untrained (an instruct model)
+    reasons: ClassVar[bool] = True  # whether its prompt asks for reasoning before the answer (PromptFormat)
+
+    def __init__(self, config: Any):
+        self.config = config
+
+    def stages(self) -> list[StageSpec]:
+        """The training pipeline, in order (harness/stages.py runs it); [] = training-free."""
+        return []
+
+    @abstractmethod
+    def generator(self, ctx: RunContext) -> Generator:
+        """The generator `nfbench run` uses, on the weights `ctx` names."""
+
+    def checkpoint_info(self, ctx: TrainContext) -> dict[str, Any]:
+        """What its generator will need to know about the training (e.g. how many latents), computed
+        before the first stage and written to checkpoint.json."""
+        return {}

@@ -40,3 +40,16 @@ class Task(ABC):
     @abstractmethod
     def dataset_info(self) -> dict[str, Any]:
         """{"name", "version", "sha256", "path"} of the data actually read, for the run manifest."""
+
+    # --- hooks a task may override (methods/prompt_format.py is their only caller) ----------------
+    def format_example(self, problem: Problem) -> tuple[str, str, str] | None:
+        """The task's compact text format, for models trained from scratch on it (no chat template, no
+        instruction): (prompt, reasoning, answer) strings, each ending with a newline, so that prompt +
+        reasoning + answer is the CoT sequence and prompt + answer the direct one. None (the default):
+        the task has none, and such models read `problem.prompt` and write `canonical_solution`."""
+        return None
+
+    def parse_answer(self, problem: Problem, text: str) -> str:
+        """The program in an answer a model wrote in the compact format, before the sanitizer
+        (tasks/prompting.py) makes it self-contained. Default: the answer as written."""
+        return text

@@ -9,7 +9,6 @@ Nothing downloads at import time; a download is tried only when a file is asked 
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -18,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from nfbench.harness import jsonl
 from nfbench.harness.errors import UserError
 
 ENV = "NFBENCH_DATA_DIR"
@@ -89,16 +89,13 @@ def _download(key: str, version: str, dest: Path) -> None:
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Rows of a .jsonl, .jsonl.gz or .json (list) file."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    fix = "delete it so that it is fetched again, or restore it from its source (see shared/data/SOURCES.md)"
+    if not path.name.endswith(".json"):
+        return jsonl.read_input(path, fix=fix)
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            if path.name.endswith(".json"):
-                return json.load(f)
-            return [json.loads(line) for line in f if line.strip()]
-    except (OSError, EOFError, UnicodeDecodeError, ValueError) as e:  # gzip.BadGzipFile is an OSError
-        raise UserError(f"data file {path} is corrupt or truncated ({type(e).__name__})",
-                        "delete it so that it is fetched again, or restore it from its source "
-                        "(see shared/data/SOURCES.md)") from None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"data file {path} is corrupt or truncated ({type(e).__name__})", fix) from None
 
 
 def sha256(path: Path) -> str:

@@ -28,11 +28,15 @@ class HumanEvalTask(Task):
     has_plus = False
     default_split = "test"
 
+    def __init__(self, data_dir: Path | None = None, **options: Any):
+        super().__init__(data_dir, **options)
+        self._cache: list[dict[str, Any]] | None = None
+
     def splits(self) -> dict[str, int]:
         return {"test": len(self._rows())}
 
     def _rows(self) -> list[dict[str, Any]]:
-        if not hasattr(self, "_cache"):
+        if self._cache is None:
             self._cache = read_records(humaneval_file())
         return self._cache
 

@@ -1,46 +1,16 @@
-"""Prompts per model kind, and the program inside a model's raw output.
+"""The program inside a model's answer: the one path from answer text to what the sandbox runs.
 
-Base models get plain completion prompts (the dataset's code stub or docstring, continued as code);
-instruct models get their tokenizer's chat template. The method decides whether reasoning is asked
-for. `extract_solution` turns raw text into the self-contained program the sandbox runs; callers keep
-the raw text next to it.
+`extract_solution` turns an answer into a self-contained program (methods/prompt_format.py calls it
+for every method, after the task's compact-format hook); callers keep the raw text next to it.
 """
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem
 
-CHAT_REASONING = ("Solve the following problem. First reason step by step, then give the complete, "
-                  "self-contained Python solution in one ```python code block.")
-CHAT_DIRECT = ("Solve the following problem. Reply with only the complete, self-contained Python solution "
-               "in one ```python code block, without explanation.")
-# Base models reason inside the program, as comments, so the completion stays runnable.
-COMPLETION_REASONING = "# Reasoning, step by step, before the code:\n#"
 IMPORT_RE = re.compile(r"^(?:from\s+\S+\s+)?import\s+[^\n]+$", re.MULTILINE)
 FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
-
-
-def build_prompt(problem: Problem, tokenizer: Any = None, *, chat: bool, reasoning: bool) -> str:
-    """The exact text fed to the model for `problem`."""
-    statement = problem.prompt
-    if problem.meta.get("instruction"):  # tasks whose notation needs explaining (synth)
-        statement = f"{problem.meta['instruction']}\n{statement}"
-    if not chat:
-        if not reasoning:
-            return statement
-        indent = "    " if _defines(statement, problem.entry_point) else ""
-        sep = "" if statement.endswith("\n") else "\n"
-        return statement + sep + indent + COMPLETION_REASONING.replace("\n", "\n" + indent)
-    template = getattr(tokenizer, "chat_template", None)
-    if tokenizer is None or not template:
-        raise UserError("a chat prompt needs a tokenizer with a chat template",
-                        "use a base-model (completion) prompt, or an instruct backbone with a chat template")
-    content = f"{CHAT_REASONING if reasoning else CHAT_DIRECT}\n\n{statement.strip()}"
-    return tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
-                                         add_generation_prompt=True)
 
 
 def extract_solution(problem: Problem, raw_output: str) -> str:

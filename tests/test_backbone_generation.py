@@ -8,8 +8,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from nfbench.harness.backbone import add_special_tokens, load_backbone, resolve_dtype
 from nfbench.harness.cost import CostMeter, forward_flops, kv_bytes_per_position
 from nfbench.harness.errors import UserError
-from nfbench.harness.generation import (DecodeState, Sampling, decode, generate_ids, greedy_no_cache,
-                                        left_pad, make_generator, step)
+from nfbench.harness.batching import pad
+from nfbench.harness.generation import DecodeState, Sampling, generate_ids, greedy_no_cache, make_generator, step
 from nfbench.harness.tokenizer import char_tokenizer
 
 PROMPTS = ["a=7;b=a+5;f(x)=x*b+a\n", "def f(x):", "print('hi')\n  # a longer prompt line"]
@@ -56,7 +56,7 @@ def test_kv_cache_batched_greedy_equals_no_cache(tiny):
 
 def test_latent_style_embeds_step_matches_token_step(tiny):
     """Feeding a token's embedding through step() == feeding its id (what latent methods rely on)."""
-    ids, mask = left_pad([tiny.tokenizer(p)["input_ids"] for p in PROMPTS], tiny.tokenizer.pad_token_id)
+    ids, mask = pad([tiny.tokenizer(p)["input_ids"] for p in PROMPTS], tiny.tokenizer.pad_token_id, "left")
     a, b = DecodeState.empty(tiny.model, 3), DecodeState.empty(tiny.model, 3)
     step(tiny.model, a, input_ids=ids, new_mask=mask)
     step(tiny.model, b, input_ids=ids, new_mask=mask)
@@ -81,7 +81,7 @@ def test_sampling_is_seeded_and_top_p_restricts(tiny):
 def decode_one(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     from nfbench.harness.generation import sample_next
 
-    return sample_next(logits, Sampling(temperature=1.0, top_p=top_p), make_generator(torch.device("cpu"), 0))
+    return sample_next(logits, Sampling(temperature=1.0, top_p=top_p), make_generator(0))
 
 
 def test_flops_estimate_matches_flop_counter(tiny):

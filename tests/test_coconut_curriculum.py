@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from nfbench.methods.coconut_curriculum import (IGNORE, build_example, collate, layout, stage_at_epoch,
+from nfbench.methods.coconut.curriculum import (IGNORE, build_example, collate, layout, stage_at_epoch,
                                                 stage_runs)
 
 IDS = {"bot": 90, "eot": 91, "latent": 92}

@@ -7,9 +7,10 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from nfbench.methods.coconut_curriculum import build_example, collate
-from nfbench.harness.generation import DecodeState, left_pad
-from nfbench.methods.coconut_latent import latent_forward, positions, think
+from nfbench.harness.batching import pad, positions
+from nfbench.harness.generation import DecodeState
+from nfbench.methods.coconut.curriculum import build_example, collate
+from nfbench.methods.coconut.latent import latent_forward, think
 
 IDS = {"bot": 61, "eot": 62, "latent": 63}
 PAD = 0
@@ -87,7 +88,7 @@ def test_inference_prefix_matches_training_forward(model):
     """think() (batched, cached, left-padded prompts) gives the logits the training pass gives at `<eot>`."""
     prompts = [[5, 6, 7, 8, 9, 10], [11, 12, 13]]
     for k in (0, 1, 3):
-        ids, mask = left_pad(prompts, PAD)
+        ids, mask = pad(prompts, PAD, "left")
         state = DecodeState.empty(model, 2)
         out = think(model, state, ids, mask, k, IDS["bot"], IDS["eot"])
         assert state.cache.get_seq_length() == ids.shape[1] + k + 2
@@ -98,7 +99,7 @@ def test_inference_prefix_matches_training_forward(model):
 
 
 def test_edit_thought_reaches_only_positions_after_the_first_latent(model):
-    """The probe hook (benchmarks/coconut_thought_probe.py): zeroed thoughts change what follows the
+    """The probe hook (experiments/coconut_thought_probe.py): zeroed thoughts change what follows the
     first latent and nothing before it; the identity edit changes nothing."""
     ids, mask, _ = make_batch([2, 3])
     plain, _ = latent_forward(model, ids, mask, IDS["latent"])

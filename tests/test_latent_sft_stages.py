@@ -90,9 +90,10 @@ def test_stage2_loss_uses_teacher_latents(stage1):
 
 
 def run_think(model, prompts, **kw):
-    from nfbench.harness.generation import DecodeState, Sampling, decode, left_pad
+    from nfbench.harness.batching import pad
+    from nfbench.harness.generation import DecodeState, Sampling, decode
 
-    ids, mask = left_pad(prompts, 0, "cpu")
+    ids, mask = pad(prompts, 0, "left")
     state = DecodeState.empty(model, len(prompts))
     logits, chains = think(model, state, ids, mask, think_id=90, end_think_id=91, top_k=5, max_latents=4, **kw)
     answers = decode(model, state, logits, max_new_tokens=3, sampling=Sampling(), stop_ids={EOS})

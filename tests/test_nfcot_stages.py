@@ -13,16 +13,15 @@ from nfbench.harness.errors import UserError
 from nfbench.methods.nfcot.rl import group_advantages, grpo_objective
 
 TINY = {
-    "method": "nfcot", "backbone": "tiny-llama", "data": "synth", "name": "t", "sandbox": "docker",
+    "method": "nfcot", "backbone": "tiny-llama", "data": "synth", "name": "t", "sandbox": "docker", "init_from": "backbone",
     "task_options": {"steps": 2, "n_train": 64, "n_val": 8, "n_test": 8},
     "trainer": {"lr": 3e-3, "batch_size": 16, "warmup_steps": 1, "eval_problems": 0, "save_every": 2, "log_every": 1},
     "method_config": {
         "slots": 2, "dim": 4, "vae_width": 32, "vae_heads": 2, "vae_layers": 1, "flow_blocks": 2, "flow_width": 16,
-        "flow_layers": 1, "flow_heads": 2, "head_width": 32,
-        "vae_trainer": {"max_steps": 3, "lr": 1e-3}, "stage1_trainer": {"max_steps": 3, "lr": 1e-2},
-        "stage2_trainer": {"max_steps": 3, "lr": 1e-3},
-        "rl_trainer": {"max_steps": 1, "batch_size": 2, "lr": 1e-4}, "rl_group_size": 2, "rl_max_new_tokens": 8,
-        "stages": ["vae", "stage1", "stage2"]},
+        "flow_layers": 1, "flow_heads": 2, "head_width": 32, "rl_group_size": 2, "rl_max_new_tokens": 8,
+        "stages": {"vae": {"trainer": {"max_steps": 3, "lr": 1e-3}}, "stage1": {"trainer": {"max_steps": 3, "lr": 1e-2}},
+                   "stage2": {"trainer": {"max_steps": 3, "lr": 1e-3}},
+                   "rl": {"skip": True, "trainer": {"max_steps": 1, "batch_size": 2, "lr": 1e-4}}}},
 }
 
 
@@ -51,8 +50,10 @@ def test_stage1_freezes_backbone_and_stage2_trains_it(results_dir):
     extras1 = torch.load(ckpt / "stage1" / "nfcot.pt", weights_only=True)["state"]
     assert any(v.abs().sum() > 0 for k, v in extras1.items() if "proj_out" in k)  # the flow left identity
     info = json.loads((ckpt / "checkpoint.json").read_text())
-    assert info["complete"] and info["final_stage"] == "stage2"
-    assert 0 <= info["vae_reconstruction"]["recon_token_acc"] <= 1
+    assert info["complete"] and info["final_stage"] == "stage2"  # rl skipped: the pipeline ends at stage 2
+    vae = next(s for s in info["stages"] if s["name"] == "vae")
+    assert 0 <= vae["vae_reconstruction"]["recon_token_acc"] <= 1
+    assert (ckpt / "nfcot.pt").is_file() and (ckpt / "vae.pt").is_file()
     for stage in ("vae", "stage1", "stage2"):
         assert (ckpt / stage / "metrics.csv").is_file()
     # a finished pipeline is not retrained; a later stage alone needs the earlier ones
@@ -66,7 +67,8 @@ def test_stage1_freezes_backbone_and_stage2_trains_it(results_dir):
 def test_rl_stage_and_run_record_likelihoods(results_dir):
     from nfbench.harness import pipeline
 
-    ckpt = _train(results_dir, method_config={**TINY["method_config"], "stages": ["vae", "stage1", "stage2", "rl"]})
+    stages = {**TINY["method_config"]["stages"], "rl": {"trainer": {"max_steps": 1, "batch_size": 2, "lr": 1e-4}}}
+    ckpt = _train(results_dir, method_config={**TINY["method_config"], "stages": stages})
     rows = (ckpt / "rl" / "metrics.csv").read_text().splitlines()
     assert "reward" in rows[0] and "kl" in rows[0] and len(rows) >= 2
     cfg = load_config(RunConfig, None, {
@@ -82,16 +84,29 @@ def test_rl_stage_and_run_record_likelihoods(results_dir):
         assert g["reasoning"].startswith("[2 latent thoughts] ")  # F^-1 + VAE decoder rendering
 
 
-def test_bad_stage_and_missing_checkpoint_are_user_errors(results_dir):
-    with pytest.raises(UserError, match="unknown stage"):
+def test_bad_stages_and_preconditions_fail_before_any_training(results_dir, tmp_path):
+    with pytest.raises(UserError, match="has no stage 'stage3'"):
         _train(results_dir, stage="stage3")
-    with pytest.raises(UserError, match="unknown NF-CoT stage"):
-        _train(results_dir, method_config={**TINY["method_config"], "stages": ["vae", "sft"]})
-    from nfbench.harness.registry import get_method
+    with pytest.raises(UserError, match="no stage 'sft'"):
+        _train(results_dir, method_config={**TINY["method_config"], "stages": {"sft": {}}})
+    skip_stage1 = {**TINY["method_config"]["stages"], "stage1": {"skip": True}}
+    with pytest.raises(UserError, match="needs stage 'stage1'"):
+        _train(results_dir, method_config={**TINY["method_config"], "stages": skip_stage1})
+    # RL needs a task's unit tests: a JSONL set is refused before the VAE trains, not after stage 2
+    from nfbench.harness.sft_data import task_examples, write_sft
+    from nfbench.harness.registry import get_task
 
+    data = tmp_path / "set.jsonl"
+    write_sft(data, task_examples(get_task("synth")(None, **TINY["task_options"]), "train"))
+    rl_on = {**TINY["method_config"]["stages"], "rl": {}}
+    with pytest.raises(UserError, match="stage 'rl' needs a task"):
+        _train(results_dir, data=str(data), method_config={**TINY["method_config"], "stages": rl_on})
+    assert not (results_dir / "checkpoints" / "nfcot" / "t" / "vae").exists()
     cfg = load_config(RunConfig, None, {"method": "nfcot", "task": "synth", "backbone": "tiny-llama"})
+    from nfbench.harness.pipeline import open_generator
+
     with pytest.raises(UserError, match="nfbench train nfcot"):
-        get_method("nfcot")(cfg, cfg.method_config, None).generate([], 1, 0)
+        open_generator(cfg, None)
 
 
 def test_group_advantages_are_normalised_per_group():

@@ -1,5 +1,5 @@
-"""The regress checkpoint cache: keyed by config, valid while the sources its training imported are
-unchanged; a real child-process training records what it imported."""
+"""The regress checkpoint cache: keyed by config, package versions and the member's listed training
+sources; the committed cache; and the suite file it reads them from."""
 from __future__ import annotations
 
 import json
@@ -9,98 +9,115 @@ from pathlib import Path
 import pytest
 
 from nfbench.harness import regress, regress_cache as cache
+from nfbench.harness.checkpoints import write_info
+from nfbench.harness.errors import UserError
 
 CONFIG = "method: cot\nbackbone: tiny-llama\ndata: synth\n"
 
 
 @pytest.fixture
-def fake_repo(tmp_path, monkeypatch) -> Path:
-    """A repository with two source files, so that editing one is safe."""
-    repo = tmp_path / "repo"
-    for rel in ("harness/trainer.py", "methods/nfcot.py", "sandbox/worker.py"):
-        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-        (repo / rel).write_text(f"# {rel}\n")
-    (repo / "configs").mkdir()
-    (repo / "configs" / "cot-tiny.yaml").write_text(CONFIG)
-    monkeypatch.setattr(cache, "REPO", repo)
-    monkeypatch.setattr(cache, "COMMITTED", repo / "benchmarks" / "regress_cache")
-    monkeypatch.setattr(regress, "member_config", lambda member: repo / "configs" / "cot-tiny.yaml")
-    return repo
+def package(tmp_path, monkeypatch) -> Path:
+    """A copy of two nfbench subpackages' files, so that editing one is safe."""
+    root = tmp_path / "pkg"
+    for rel in ("harness/trainer.py", "methods/text.py", "methods/nfcot/vae.py", "methods/nfcot/flow.py"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(f"# {rel}\n")
+    monkeypatch.setattr(cache, "package_dir", lambda part: root / part)
+    return root
 
 
-def fake_trainer(repo: Path, calls: list):
+def suite(tmp_path: Path, sources: list[str], config: str = CONFIG) -> regress.Suite:
+    (tmp_path / "configs").mkdir(exist_ok=True)
+    (tmp_path / "configs" / "cot.yaml").write_text(config)
+    (tmp_path / "suite.yaml").write_text(json.dumps({
+        "baseline": "baseline.json", "cache": "cache", "evaluation": {"task": "synth"},
+        "common_sources": ["harness/trainer.py"],
+        "members": [{"method": "cot", "config": "configs/cot.yaml", "sources": sources, "commit": True},
+                    {"method": "soft-thinking", "runs_on": "cot"}]}))
+    return regress.load_suite(tmp_path / "suite.yaml")
+
+
+def fake_trainer(calls: list):
     def train(config, overrides, out):
         calls.append(out)
-        (out / "state").mkdir(parents=True)
+        (out / "sft" / "state").mkdir(parents=True)
+        (out / "sft" / "stage_done.json").write_text("{}")
+        (out / "sft" / "model.safetensors").write_text("weights")
         (out / "model.safetensors").write_text("weights")
-        return cache.source_digests([repo / "harness/trainer.py", repo / "sandbox/worker.py"])
+        write_info(out, method="cot", backbone="tiny-llama", train_config={}, data={}, complete=True)
     return train
 
 
-def test_a_checkpoint_is_reused_until_its_config_or_imported_code_changes(fake_repo, tmp_path):
+def test_a_checkpoint_is_reused_until_its_config_or_listed_sources_change(package, tmp_path):
     calls: list = []
-    member, local = regress.Member("cot"), tmp_path / "cache"
-    train = lambda: regress.train_member(member, {}, local, trainer=fake_trainer(fake_repo, calls))
+    s = suite(tmp_path, ["methods/text.py"])
+    train = lambda: regress.train_member(s, s.members[0], {}, tmp_path / "local", trainer=fake_trainer(calls))  # noqa: E731
     first = train()
-    assert json.loads((first / cache.DONE).read_text())["sources"].keys() == {"harness/trainer.py"}  # not the sandbox
     assert train() == first and len(calls) == 1
-    (fake_repo / "methods/nfcot.py").write_text("# another method changed\n")
-    (fake_repo / "sandbox/worker.py").write_text("# the sandbox changed\n")
+    (package / "methods/nfcot/vae.py").write_text("# another method changed\n")
     assert train() == first and len(calls) == 1
-    (fake_repo / "harness/trainer.py").write_text("# the trainer changed\n")
-    assert train() == first and len(calls) == 2  # same key, retrained in place
-    (fake_repo / "configs" / "cot-tiny.yaml").write_text(CONFIG + "seed: 1\n")
-    assert train() != first and len(calls) == 3
+    (package / "harness/trainer.py").write_text("# the trainer changed\n")  # a common source
+    second = train()
+    assert second != first and len(calls) == 2
+    (package / "methods/text.py").write_text("# the method changed\n")
+    assert train() not in (first, second) and len(calls) == 3
+    s = suite(tmp_path, ["methods/text.py"], CONFIG + "seed: 1\n")
+    assert regress.train_member(s, s.members[0], {}, tmp_path / "local", trainer=fake_trainer(calls)) and len(calls) == 4
 
 
-def test_an_entry_ignores_files_it_recorded_that_no_longer_count_as_code(fake_repo):
-    """An entry trained while the run manifest still counted keeps its validity when it changes."""
-    (fake_repo / "harness/manifest.py").write_text("# manifest\n")
-    entry = fake_repo / "cot-abc"
-    entry.mkdir()
-    recorded = cache.source_digests([fake_repo / "harness/trainer.py"])
-    recorded["harness/manifest.py"] = "digest-of-an-older-manifest"
-    (entry / cache.DONE).write_text(json.dumps({"sources": recorded}))
-    assert cache.is_fresh(entry)
-    (fake_repo / "harness/trainer.py").write_text("# the trainer changed\n")
-    assert not cache.is_fresh(entry)
+def test_a_source_folder_means_its_python_files_and_a_missing_source_is_refused(package, tmp_path):
+    assert set(cache.source_files(["methods/nfcot/"])) == {"methods/nfcot/vae.py", "methods/nfcot/flow.py"}
+    with pytest.raises(UserError, match="training source 'methods/gone.py' does not exist"):
+        suite(tmp_path, ["methods/gone.py"])
 
 
-def test_the_key_names_the_init_checkpoint_not_its_path():
+def test_the_key_names_the_init_checkpoint_not_its_path(package):
     a = {"method": "nfcot", "init_from": "/x/results/regress/checkpoints/cot-abc", "out": "/x/o1"}
-    b = {"method": "nfcot", "init_from": "benchmarks/regress_cache/cot-abc", "out": "/y/o2"}
-    assert cache.entry_key(a) == cache.entry_key(b) != cache.entry_key({**a, "init_from": "cot-abd"})
+    b = {"method": "nfcot", "init_from": "ci/cache/cot-abc", "out": "/y/o2"}
+    key = lambda cfg: cache.entry_key(cfg, ["methods/nfcot/"])  # noqa: E731
+    assert key(a) == key(b) != key({**a, "init_from": "cot-abd"})
 
 
-def test_committed_entries_are_found_and_refreshed_without_optimizer_state(fake_repo, tmp_path):
+def test_committed_entries_are_found_and_refreshed_without_stage_weights(package, tmp_path):
     calls: list = []
-    trained = regress.train_member(regress.Member("cot"), {}, tmp_path / "local", trainer=fake_trainer(fake_repo, calls))
-    (cache.COMMITTED / "cot-old").mkdir(parents=True)
-    stored = cache.commit("cot", trained)
-    assert sorted(p.name for p in cache.COMMITTED.iterdir()) == [trained.name]
-    assert (stored / "model.safetensors").is_file() and not (stored / "state").exists()
-    assert cache.commit("cot", stored) is None
+    s = suite(tmp_path, ["methods/text.py"])
+    trained = regress.train_member(s, s.members[0], {}, tmp_path / "local", trainer=fake_trainer(calls))
+    (s.committed / "cot-old").mkdir(parents=True)
+    stored = cache.commit("cot", trained, s.committed)
+    assert sorted(p.name for p in s.committed.iterdir()) == [trained.name]
+    assert (stored / "model.safetensors").is_file() and (stored / "sft" / "stage_done.json").is_file()
+    assert not (stored / "sft" / "state").exists() and not (stored / "sft" / "model.safetensors").exists()
+    assert cache.commit("cot", stored, s.committed) is None
     # a fresh clone: nothing local, the committed entry is used
-    found = regress.train_member(regress.Member("cot"), {}, tmp_path / "clone", trainer=fake_trainer(fake_repo, calls))
+    found = regress.train_member(s, s.members[0], {}, tmp_path / "clone", trainer=fake_trainer(calls))
     assert found == stored and len(calls) == 1
 
 
-def test_reuse_takes_the_newest_cached_checkpoint(tmp_path, monkeypatch):
-    monkeypatch.setattr(cache, "COMMITTED", tmp_path / "none")
-    for name in ("cot-old", "cot-new"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / cache.DONE).write_text("{}")
-    os.utime(tmp_path / "cot-old" / cache.DONE, (1, 1))
-    fail = lambda *a: pytest.fail("reuse must not train")
-    assert regress.train_member(regress.Member("cot"), {}, tmp_path, reuse=True, trainer=fail) == tmp_path / "cot-new"
+def test_reuse_takes_the_newest_complete_checkpoint(package, tmp_path):
+    s = suite(tmp_path, [])
+    for name in ("cot-old", "cot-new", "cot-unfinished"):
+        write_info(tmp_path / name, method="cot", backbone="tiny-llama", train_config={}, data={},
+                   complete=name != "cot-unfinished")
+    os.utime(tmp_path / "cot-old" / "checkpoint.json", (1, 1))
+    fail = lambda *a: pytest.fail("reuse must not train")  # noqa: E731
+    assert regress.train_member(s, s.members[0], {}, tmp_path, reuse=True, trainer=fail) == tmp_path / "cot-new"
 
 
-def test_a_real_training_in_a_child_records_what_it_imported(tmp_path):
-    config = tmp_path / "cot.yaml"
-    config.write_text(CONFIG + "task_options: {steps: 1, n_train: 16}\n"
-                      "trainer: {max_steps: 1, batch_size: 4, eval_problems: 0, warmup_steps: 0}\n")
-    out = cache.train(config, {"method": "cot"}, tmp_path / "cot-x")
-    sources = json.loads((out / cache.DONE).read_text())["sources"]
-    assert {"harness/trainer.py", "methods/cot.py", "tasks/synth.py"} <= sources.keys()
-    assert not any(s.startswith(("methods/nfcot", "methods/coconut", "sandbox/")) for s in sources)
-    assert (out / "model.safetensors").is_file() and cache.is_fresh(out)
+def test_the_suite_is_checked_before_anything_trains(tmp_path):
+    with pytest.raises(UserError, match="regress suite not found"):
+        regress.load_suite(tmp_path / "none.yaml")
+    (tmp_path / "s.yaml").write_text(json.dumps({"baseline": "b.json", "cache": "c", "evaluation": {},
+                                                 "members": [{"method": "cot", "config": "nope.yaml"}]}))
+    with pytest.raises(UserError, match="config .*nope.yaml is missing"):
+        regress.load_suite(tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text(json.dumps({"baseline": "b.json", "cache": "c", "evaluation": {},
+                                                 "members": [{"method": "soft-thinking", "runs_on": "cot"}]}))
+    with pytest.raises(UserError, match="needs member 'cot' listed before it"):
+        regress.load_suite(tmp_path / "s.yaml")
+
+
+def test_the_repository_suite_names_existing_configs_and_sources():
+    s = regress.load_suite(Path(__file__).resolve().parents[1] / "ci" / "suite.yaml")
+    assert {"direct", "cot", "coconut", "latent-sft", "nfcot", "pause", "soft-thinking"} == {m.method for m in s.members}
+    assert [m.method for m in s.members if m.commit] == ["cot"] and s.baseline.is_file()
+    assert [m.method for m in regress.select(s, ["nfcot"])] == ["cot", "nfcot"]  # with the member it starts from

@@ -17,11 +17,14 @@ from report_runs import write_run
 METHODS = ["direct", "cot"]
 
 
+SUITE = Path(__file__).resolve().parents[1] / "ci" / "suite.yaml"
+
+
 def fake_measure(root: Path, broken: dict[str, dict] | None = None, crashed: str | None = None):
-    def measure(suite, work, reuse=False):
+    def measure(suite, members, work, reuse=False):
         runs = [write_run(root, m.method, **(broken or {}).get(m.method, {}), n_problems=40, n_samples=1)
-                for m in suite if m.method != crashed]
-        return runs, ({crashed: "RuntimeError: boom"} if crashed else {}), {m.method: 1.0 for m in suite}, {}
+                for m in members if m.method != crashed]
+        return runs, ({crashed: "RuntimeError: boom"} if crashed else {}), {m.method: 1.0 for m in members}, {}
     return measure
 
 
@@ -29,7 +32,7 @@ def fake_measure(root: Path, broken: dict[str, dict] | None = None, crashed: str
 def baseline(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "baseline.json"
     monkeypatch.setattr(regress, "measure", fake_measure(tmp_path / "good"))
-    assert regress.run_regression(baseline=path, update=True, methods=METHODS, work=tmp_path / "w0",
+    assert regress.run_regression(suite_path=SUITE, baseline=path, update=True, methods=METHODS, work=tmp_path / "w0",
                                    report=False) == 0
     return path
 
@@ -44,7 +47,7 @@ def test_update_writes_baseline_with_tolerances(baseline):
 def test_updating_some_methods_keeps_the_other_entries(baseline, tmp_path, monkeypatch):
     before = json.loads(baseline.read_text())["entries"]
     monkeypatch.setattr(regress, "measure", fake_measure(tmp_path / "cot", {"cot": {"p_pass": 0.3}}))
-    assert regress.run_regression(baseline=baseline, update=True, methods=["cot"], work=tmp_path / "w1",
+    assert regress.run_regression(suite_path=SUITE, baseline=baseline, update=True, methods=["cot"], work=tmp_path / "w1",
                                    report=False) == 0
     after = json.loads(baseline.read_text())
     assert after["entries"]["direct/synth/tiny-llama"] == before["direct/synth/tiny-llama"]
@@ -54,7 +57,7 @@ def test_updating_some_methods_keeps_the_other_entries(baseline, tmp_path, monke
 
 def test_unchanged_methods_pass(baseline, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(regress, "measure", fake_measure(tmp_path / "same"))
-    assert regress.run_regression(baseline=baseline, methods=METHODS, work=tmp_path / "w") == 0
+    assert regress.run_regression(suite_path=SUITE, baseline=baseline, methods=METHODS, work=tmp_path / "w") == 0
     out = capsys.readouterr().out
     assert "regress passed: 4/4 checks" in out and "## Quality" in out
     assert (tmp_path / "w" / "report" / "report.html").is_file()
@@ -68,7 +71,7 @@ def test_unchanged_methods_pass(baseline, tmp_path, monkeypatch, capsys):
 ])
 def test_broken_method_fails(baseline, tmp_path, monkeypatch, capsys, broken, crashed, message):
     monkeypatch.setattr(regress, "measure", fake_measure(tmp_path / "bad", broken, crashed))
-    assert regress.run_regression(baseline=baseline, methods=METHODS, work=tmp_path / "w", report=False) == 1
+    assert regress.run_regression(suite_path=SUITE, baseline=baseline, methods=METHODS, work=tmp_path / "w", report=False) == 1
     out = capsys.readouterr().out
     assert message in out and "regress FAILED" in out
 

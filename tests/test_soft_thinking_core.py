@@ -5,7 +5,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from nfbench.harness.generation import DecodeState, left_pad, step
+from nfbench.harness.batching import pad
+from nfbench.harness.generation import DecodeState, step
 
 from nfbench.methods.soft_thinking_core import concept_weights, entropy, soft_think
 
@@ -46,7 +47,7 @@ def test_entropy_of_uniform_and_peaked():
 
 
 def _start(model, prompts):
-    ids, mask = left_pad(prompts, 0)
+    ids, mask = pad(prompts, 0, "left")
     state = DecodeState.empty(model, len(prompts))
     return state, step(model, state, input_ids=ids, new_mask=mask).logits
 

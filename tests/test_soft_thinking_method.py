@@ -7,8 +7,8 @@ import pytest
 from nfbench.harness.backbone import load_backbone
 from nfbench.harness.config import RunConfig, load_config
 from nfbench.harness.errors import UserError
-from nfbench.harness.pipeline import open_task
-from nfbench.methods.soft_thinking import SoftThinkingMethod
+from nfbench.harness.pipeline import decoding, open_generator, open_task
+from nfbench.methods.base import generate
 
 TASK = {"steps": 2, "n_train": 8, "n_val": 4, "n_test": 5}
 
@@ -19,10 +19,8 @@ def _run(**kw):
 
 
 def test_needs_a_cot_model_for_tiny(results_dir):
-    cfg = _run()
-    method = SoftThinkingMethod(cfg, cfg.method_config, open_task("synth", None, TASK))
     with pytest.raises(UserError, match="nfbench train cot"):
-        method.backbone
+        open_generator(_run(), open_task("synth", None, TASK))
 
 
 @pytest.mark.slow
@@ -31,8 +29,8 @@ def test_generate_counts_concept_tokens(results_dir, tmp_path):
     task = open_task("synth", None, TASK)
     problems = task.problems("test")
     cfg = _run(checkpoint=str(ckpt), method_config={"max_thinking_steps": 6})
-    method = SoftThinkingMethod(cfg, cfg.method_config, task)
-    gens = method.generate(problems, 2, seed=0)
+    generator = open_generator(cfg, task)
+    gens = generate(generator, problems, 2, 0, decoding(cfg))
     assert len(gens) == 10 and [g.sample_idx for g in gens[:2]] == [0, 1]
     for g in gens:
         steps = g.extra["concept_tokens"]
@@ -46,5 +44,5 @@ def test_generate_counts_concept_tokens(results_dir, tmp_path):
         assert per_position * (g.cost.prompt_tokens + steps + 1) == g.cost.kv_cache_bytes
     # the random model thinks until max_steps or its argmax hits "\n": rerunning one problem alone
     # (no batch neighbours, no padding) gives the same thoughts
-    alone = method.generate(problems[:1], 1, seed=0)[0]
+    alone = generate(generator, problems[:1], 1, 0, decoding(cfg))[0]
     assert alone.reasoning == gens[0].reasoning and alone.raw_output == gens[0].raw_output

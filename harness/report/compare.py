@@ -1,6 +1,6 @@
 """Baseline files and comparing runs with them.
 
-A baseline file (`benchmarks/regress_baseline.json`, or `baseline.json` written by every report):
+A baseline file (`ci/baseline.json`, or `baseline.json` written by every report):
 
     {"tolerances": {"pass1_abs": 0.1, "positions_rel": 0.2, "positions_abs": 2.0},
      "entries": {"cot/synth/tiny-llama": {"pass1_base": 0.9, "pass1_base_lo": .., "pass1_base_hi": ..,
@@ -49,7 +49,7 @@ def load_baseline(path: Path) -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"baseline file not found: {path}",
-                        "pass a baseline.json written by `nfbench report` or benchmarks/regress_baseline.json") from None
+                        "pass a baseline.json written by `nfbench report` or ci/baseline.json") from None
     except ValueError:
         raise UserError(f"baseline file {path} is not valid JSON", "restore it from git or regenerate it") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):

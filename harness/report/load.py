@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from nfbench.harness.errors import UserError
-from nfbench.harness.store import EXECUTIONS, GENERATIONS, MANIFEST, SUMMARY, RunStore, read_jsonl
+from nfbench.harness.jsonl import read as read_jsonl
+from nfbench.harness.store import EXECUTIONS, GENERATIONS, MANIFEST, SUMMARY, RunStore
 
 log = logging.getLogger("nfbench")
 

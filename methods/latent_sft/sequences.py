@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from nfbench.harness.batching import IGNORE, pad
 from nfbench.methods.latent_sft.masks import ANSWER, LATENT, PAD, PREFIX, SPACER
-
-IGNORE = -100
 
 
 @dataclass(frozen=True)
@@ -82,31 +81,18 @@ def _append(row: DecoderRow, ids: list[int], role: int, seg: int, labels: list[i
     row.labels += labels
 
 
-def pad_rows(rows: list[DecoderRow], pad: int) -> dict[str, torch.Tensor]:
+def pad_rows(rows: list[DecoderRow], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad decoder rows into tensors: ids, role, seg, labels, lengths."""
-    T = max(len(r.ids) for r in rows)
-    out = {
-        "ids": torch.full((len(rows), T), pad, dtype=torch.long),
-        "role": torch.full((len(rows), T), PAD, dtype=torch.long),
-        "seg": torch.zeros((len(rows), T), dtype=torch.long),
-        "labels": torch.full((len(rows), T), IGNORE, dtype=torch.long),
-    }
-    for b, r in enumerate(rows):
-        n = len(r.ids)
-        out["ids"][b, :n] = torch.tensor(r.ids)
-        out["role"][b, :n] = torch.tensor(r.role)
-        out["seg"][b, :n] = torch.tensor(r.seg)
-        out["labels"][b, :n] = torch.tensor(r.labels)
+    out = {"ids": pad([r.ids for r in rows], pad_id)[0], "role": pad([r.role for r in rows], PAD)[0],
+           "seg": pad([r.seg for r in rows], 0)[0], "labels": pad([r.labels for r in rows], IGNORE)[0]}
     out["lengths"] = torch.tensor([len(r.ids) for r in rows])
     return out
 
 
-def pad_ids(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    T = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), T), pad, dtype=torch.long)
-    for b, s in enumerate(seqs):
-        ids[b, :len(s)] = torch.tensor(s)
-    return ids, torch.tensor([len(s) for s in seqs])
+def pad_ids(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and each row's length."""
+    ids, mask = pad(seqs, pad_id)
+    return ids, mask.sum(1)
 
 
 def stage1_batch(examples: list[Example], sp: SpecialIds, k: int) -> dict[str, torch.Tensor]:

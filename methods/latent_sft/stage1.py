@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nfbench.methods.latent_sft.masks import LATENT, additive, induction_mask, supervision_mask
-from nfbench.methods.latent_sft.sequences import IGNORE
+from nfbench.harness.batching import IGNORE
 from nfbench.methods.latent_sft.superposition import superpose
 
 PHASES = ("encoder", "decoder", "joint")
@@ -53,9 +53,20 @@ def trainable_params(model: nn.Module) -> list[nn.Parameter]:
     return lora or list(model.parameters())
 
 
+def _is_peft(model: nn.Module) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
+def merged(model: nn.Module) -> nn.Module:
+    """The model with its LoRA adapter merged into the weights (the model itself at lora_rank 0)."""
+    return model.merge_and_unload() if _is_peft(model) else model
+
+
 def body(model: nn.Module) -> nn.Module:
     """The transformer without its LM head (LlamaModel inside LlamaForCausalLM, through peft)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = model.get_base_model() if _is_peft(model) else model
     return getattr(base, base.base_model_prefix)
 
 

@@ -4,7 +4,8 @@ u_i = mu_i + T_z * sigma_i * z_i (T_z = 0: greedy latents). Every sample records
 log-likelihood of what it produced: log N(u_i; mu_i, sigma_i) per latent and log softmax (T = 1) per
 answer token, i.e. the policy's log pi(u, answer | q) used by latent GRPO. With `use_cache=False`
 each step re-runs the whole stream (the reference the KV-cached path must match). All randomness
-comes from one CPU generator drawn in the same order in both paths, so a seed fixes the output.
+comes from one CPU generator drawn in the same order in both paths (the answer tokens through the
+shared sampler, harness/generation.sample_next), so a seed fixes the output.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import torch
 from transformers import DynamicCache
 
 from nfbench.methods.nfcot.head import gaussian_logp
-from nfbench.methods.nfcot.model import NFCoTModel, StreamBatch, positions
+from nfbench.harness.batching import pad, positions
+from nfbench.harness.generation import Sampling, sample_next
+from nfbench.methods.nfcot.model import NFCoTModel, StreamBatch
 
 
 @dataclass
@@ -25,22 +28,11 @@ class DecodeOutput:
     latent_logp: torch.Tensor  # (B, K)
     answer_ids: list[list[int]]  # up to and including the stop token
     answer_logp: list[list[float]]  # one per answer token
+    prompt_ids: torch.Tensor  # (B, P) left-padded, as fed
+    prompt_mask: torch.Tensor
     forward_calls: int = 0
     kv_cache_bytes: int = 0  # at the end of reasoning
     stopped: list[bool] = field(default_factory=list)
-
-
-def pick_tokens(logits: torch.Tensor, temperature: float, top_p: float, uniform: torch.Tensor) -> torch.Tensor:
-    """Greedy at temperature 0, else nucleus sampling by inverse CDF of a given uniform draw."""
-    if temperature <= 0:
-        return logits.argmax(-1)
-    probs = (logits.float() / temperature).softmax(-1)
-    sorted_p, order = probs.sort(-1, descending=True)
-    cum = sorted_p.cumsum(-1)
-    sorted_p = sorted_p * ((cum - sorted_p) < top_p)  # keep the smallest prefix reaching top_p
-    cum = sorted_p.cumsum(-1)
-    idx = (cum < uniform[:, None] * cum[:, -1:]).sum(-1).clamp(max=probs.shape[-1] - 1)
-    return order.gather(-1, idx[:, None]).squeeze(-1)
 
 
 def cache_bytes(past) -> int:
@@ -120,8 +112,7 @@ def sample(model: NFCoTModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tenso
         if t == 0 and meter:
             for row in range(b):
                 meter.set_phase(row, "answer")
-        uniform = torch.rand(b, generator=generator).to(dev)
-        tok = pick_tokens(logits, temperature, top_p, uniform)
+        tok = sample_next(logits, Sampling(temperature, top_p), generator)
         logp = logits.log_softmax(-1).gather(-1, tok[:, None]).squeeze(-1)
         for i in range(b):
             if done[i]:
@@ -139,18 +130,12 @@ def sample(model: NFCoTModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tenso
         tok = torch.where(done.to(dev), torch.full_like(tok, pad_id), tok)
         stream.append(model.token_embeds(tok), (~done).long().to(dev))
     return DecodeOutput(torch.stack(latents, 1), torch.stack(latent_logp, 1), answer_ids, answer_logp,
-                        stream.calls, kv_bytes, stopped=done.tolist())
+                        prompt_ids, prompt_mask, stream.calls, kv_bytes, stopped=done.tolist())
 
 
 def answer_batch(answer_ids: list[list[int]], pad_id: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded (ids, mask) of decoded answers, for teacher-forced re-scoring."""
-    a = max(1, max(len(x) for x in answer_ids))
-    ids = torch.full((len(answer_ids), a), pad_id, dtype=torch.long)
-    mask = torch.zeros(len(answer_ids), a, dtype=torch.long)
-    for i, x in enumerate(answer_ids):
-        ids[i, : len(x)] = torch.tensor(x, dtype=torch.long)
-        mask[i, : len(x)] = 1
-    return ids.to(device), mask.to(device)
+    return pad(answer_ids, pad_id, "right", device)
 
 
 def rescore(model: NFCoTModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,

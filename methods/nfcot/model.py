@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nfbench.harness.batching import positions
 from nfbench.methods.nfcot.flow import ShallowFlow
 from nfbench.methods.nfcot.head import NFHead, StreamEmbeddings, gaussian_logp
 
@@ -42,11 +43,6 @@ class FlowShape:
     heads: int = 2
     head_width: int = 256
     conditioned: bool = True  # F(e; q): blocks see a pooled prompt embedding
-
-
-def positions(mask: torch.Tensor) -> torch.Tensor:
-    """Position ids that skip left padding."""
-    return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
 class NFCoTModel(nn.Module):

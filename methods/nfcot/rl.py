@@ -6,22 +6,23 @@ verdict, group-normalised advantage A = (R - mean_G) / (std_G + eps). The loss r
 samples teacher-forced (with gradients) and applies, per action (each latent u_i and each answer
 token), the PPO-clipped ratio exp(clip(new - old, -20, 20)) and a k3 KL penalty to the frozen
 reference policy (the stage-2 model). The shallow flow is not part of the policy and stays frozen.
-Runs as a shared-trainer stage (dataset = training problems), so it logs and resumes like the others.
+Runs as a shared-trainer stage (dataset = training problems), so it logs and resumes like the others;
+its rewards come from the training's one sandbox.
 """
 from __future__ import annotations
 
 import zlib
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import torch
 
+from nfbench.harness.stages import StageRun
 from nfbench.harness.types import Problem
-from nfbench.harness.errors import UserError
-from nfbench.methods.nfcot.data import pad, prompt_ids
 from nfbench.methods.nfcot.decode import answer_batch
-from nfbench.methods.nfcot.generate import DecodeSettings, generate_batch, problem_prompt
+from nfbench.methods.nfcot.generate import DecodeSettings, generate_batch
 from nfbench.methods.nfcot.model import NFCoTModel, StreamBatch
+from nfbench.methods.prompt_format import PromptFormat
 
 
 def group_advantages(rewards: torch.Tensor, group: int, eps: float = 1e-4) -> torch.Tensor:
@@ -47,27 +48,24 @@ def grpo_objective(new: torch.Tensor, old: torch.Tensor, ref: torch.Tensor, mask
     return loss, {"kl": float(kl_mean), "clip_frac": float((clipped * m).sum() / m.sum())}
 
 
-def rollout_loss(model: NFCoTModel, policy: Any, ref: NFCoTModel, method: Any, problems: list[Problem],
+def rollout_loss(model: NFCoTModel, policy: Any, ref: NFCoTModel, mc: Any, fmt: PromptFormat, problems: list[Problem],
                  seed: int, sandbox: Any) -> tuple[torch.Tensor, dict[str, float]]:
     """One GRPO step's loss; `policy` is what the trainer passes (possibly DDP-wrapped `model`)."""
-    mc = method.config
     g = mc.rl_group_size
     jobs = [(p, s) for p in problems for s in range(g)]
-    tok = method.backbone.tokenizer
     settings = DecodeSettings(t_z=mc.rl_t_z, temperature=mc.rl_temperature, top_p=1.0,
                               max_new_tokens=mc.rl_max_new_tokens)
     was_training = model.training
     model.eval()
-    gens, out = generate_batch(model, tok, method.task, jobs, seed, settings)
+    gens, out = generate_batch(model, fmt, jobs, seed, settings)
     model.train(was_training)
     verdicts = {(v.task_id, v.sample_idx): v for v in sandbox.execute(
         (p, s, gen.solution) for (p, s), gen in zip(jobs, gens))}
     rewards = torch.tensor([float(verdicts[(p.task_id, s)].base_status == "pass") for p, s in jobs])
 
     dev = next(model.parameters()).device
-    ids, mask = answer_batch(out.answer_ids, tok.pad_token_id, dev)
-    p_ids, p_mask = pad([prompt_ids(tok, problem_prompt(method.task, p)) for p, _ in jobs], tok.pad_token_id, left=True)
-    batch = StreamBatch(p_ids.to(dev), p_mask.to(dev), ids, mask)
+    ids, mask = answer_batch(out.answer_ids, fmt.tokenizer.pad_token_id, dev)
+    batch = StreamBatch(out.prompt_ids.to(dev), out.prompt_mask.to(dev), ids, mask)
     latents = out.latents.detach()
     new_lat, new_tok = policy(batch, latents)
     with torch.no_grad():
@@ -85,28 +83,27 @@ def rollout_loss(model: NFCoTModel, policy: Any, ref: NFCoTModel, method: Any, p
     return loss, {"reward": float(rewards.mean()), "adv_nonzero": float((adv.abs() > 0).float().mean()), **metrics}
 
 
-def run_rl(method: Any, cfg: Any, bb: Any, model: NFCoTModel, ref: NFCoTModel, out: Path) -> NFCoTModel:
+def run_rl(run: StageRun, mc: Any, bb: Any, model: NFCoTModel, ref: NFCoTModel) -> tuple[int, dict[str, float], NFCoTModel]:
+    """The RL stage through the shared trainer (dataset = the task's training problems); returns
+    (steps, last metrics, the trained policy)."""
     from nfbench.harness.trainer import Stage, train_stage
-    from nfbench.methods.nfcot.train import stage_schedule
-    from nfbench.sandbox.executor import Sandbox
+    from nfbench.methods.nfcot.generate import NFCoTGenerator
 
-    if method.task is None:
-        raise UserError("latent RL needs a task with unit tests for its rewards", "train with --data <task>, e.g. synth")
-    problems = method.task.problems("train")
+    ctx = run.ctx
+    problems = ctx.task.problems("train")
     model.flow.requires_grad_(False)  # shallow blocks frozen (not part of the policy anyway)
     ref.requires_grad_(False).eval()
-    method.use_model(bb, model)
+    fmt = ctx.format(bb.tokenizer)
 
-    with Sandbox(kind=cfg.sandbox) as sandbox:
-        def loss_fn(policy: Any, batch: list[Problem]) -> tuple[torch.Tensor, dict[str, float]]:
-            # the rollout seed follows the batch, so a resumed run samples what it would have
-            seed = zlib.crc32("|".join(p.task_id for p in batch).encode()) + cfg.seed
-            return rollout_loss(model, policy, ref, method, batch, seed, sandbox)
+    def loss_fn(policy: Any, batch: list[Problem]) -> tuple[torch.Tensor, dict[str, float]]:
+        # the rollout seed follows the batch, so a resumed run samples what it would have
+        seed = zlib.crc32("|".join(p.task_id for p in batch).encode()) + ctx.config.seed
+        return rollout_loss(model, policy, ref, mc, fmt, batch, seed, ctx.sandbox)
 
-        schedule = stage_schedule(cfg.trainer, method.config.rl_trainer)
-        stage = Stage(name="nfcot-rl", out_dir=out, model=model.train(), dataset=problems,
-                      collate=lambda rows: rows, loss_fn=loss_fn, config=schedule,
-                      params=[p for p in model.parameters() if p.requires_grad],
-                      validate=method.validator(cfg, schedule.eval_problems), seed=cfg.seed)
-        train_stage(stage)
-    return stage.model
+    validate = ctx.validator(run.trainer, lambda m: NFCoTGenerator(replace(bb, model=m.backbone), m, fmt, mc.t_z),
+                             mc.val_max_new_tokens)
+    stage = Stage(name="nfcot-rl", out_dir=run.out, model=model.train(), dataset=problems,
+                  collate=lambda rows: rows, loss_fn=loss_fn, config=run.trainer,
+                  params=[p for p in model.parameters() if p.requires_grad], validate=validate, seed=ctx.config.seed)
+    result = train_stage(stage)
+    return result.steps, result.last_metrics, stage.model

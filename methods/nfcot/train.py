@@ -1,42 +1,34 @@
-"""NF-CoT training: vae -> stage1 -> stage2 -> rl, each a resumable shared-trainer stage.
+"""NF-CoT's stages: vae -> stage1 -> stage2 -> rl, each a shared-trainer run (methods/nfcot/__init__.py
+lists them with the paper's trainer settings).
 
 Checkpoint layout (results/checkpoints/nfcot/<name>/):
-  vae/      the CoT VAE (vae.pt), its metrics, reconstruction quality (recon.json) and the latent
-            targets of every training example (targets.pt: standardised posterior means)
+  vae/      the CoT VAE (vae.pt), its reconstruction quality (recon.json) and the latent targets of
+            every training example (targets.pt: standardised posterior means)
   stage1/   backbone frozen: shallow flow, NF head and projections train      } each a complete,
   stage2/   everything trains                                                 } loadable checkpoint
-  rl/       latent GRPO on sandbox rewards, shallow blocks frozen             } (weights + nfcot.pt)
-  .         a copy of the last finished stage + vae.pt + checkpoint.json (what `nfbench run` uses)
-`--stage X` runs X alone; it needs the stages before it to be finished.
+  rl/       latent GRPO on sandbox rewards, shallow blocks frozen             } (weights + nfcot.pt + vae.pt)
+  .         a copy of the last finished stage + checkpoint.json (what `nfbench run` uses)
 """
 from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from nfbench.harness import checkpoints as ck
-from nfbench.harness.config import TrainerConfig, to_dict
 from nfbench.harness.errors import UserError
-from nfbench.harness.trainer import Stage, train_stage
+from nfbench.harness.stages import StageRun, Trained
 from nfbench.methods.nfcot.data import Example, build_examples, cot_batch, stream_batch
 from nfbench.methods.nfcot.model import FlowShape, NFCoTModel
 from nfbench.methods.nfcot.vae import CoTVAE, VAEConfig
 
-STAGES = ("vae", "stage1", "stage2", "rl")
 EXTRAS = "nfcot.pt"  # flow, NF head, projections, target statistics (next to the backbone weights)
 VAE_FILE = "vae.pt"
 TARGETS = "targets.pt"
-FINISHED = "stage_done.json"  # written by the shared trainer
-
-
-def stage_schedule(base: TrainerConfig, overrides: Any) -> TrainerConfig:
-    return replace(base, **{k: v for k, v in asdict(overrides).items() if v is not None})
+StageTrainer = Callable[[StageRun], Trained]
 
 
 def flow_shape(mc: Any) -> FlowShape:
@@ -45,11 +37,13 @@ def flow_shape(mc: Any) -> FlowShape:
 
 
 # --- saving / loading ---------------------------------------------------------------------------
-def save_model(bb: Any, model: NFCoTModel, out: Path, stats: dict[str, torch.Tensor], **info: Any) -> None:
+def save_model(bb: Any, model: NFCoTModel, out: Path, stats: dict[str, torch.Tensor], vae: Path, **info: Any) -> None:
+    """A loadable NF-CoT checkpoint: the backbone, nfcot.pt (everything else) and the VAE it was trained on."""
     bb.model = model.backbone
     bb.save(out, **info)
     extras = {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")}
     torch.save({"shape": asdict(model.shape), "state": extras, **stats}, out / EXTRAS)
+    shutil.copy2(vae, out / VAE_FILE)
 
 
 def load_model(path: Path, device: str, dtype: str) -> tuple[Any, NFCoTModel, dict[str, torch.Tensor]]:
@@ -77,176 +71,117 @@ def load_vae(path: Path, device: Any) -> CoTVAE:
     return vae.to(device).eval()
 
 
-def _finished(out: Path, product: str) -> bool:
-    """A stage is done when the trainer finished it AND its product was written; a crash in
-    between leaves the trainer's marker only: drop it so the stage resumes from its saved state."""
-    if (out / FINISHED).is_file() and not (out / product).is_file():
-        (out / FINISHED).unlink()
-    return (out / FINISHED).is_file()
+def examples_of(run: StageRun, tokenizer: Any, mc: Any) -> list[Example]:
+    return build_examples(run.ctx.examples, run.ctx.format(tokenizer), mc.max_cot_tokens)
 
 
-def _require(ckpt: Path, stage: str) -> Path:
-    d = ckpt / stage
-    if not _finished(d, TARGETS if stage == "vae" else EXTRAS):
-        raise UserError(f"stage '{stage}' of {ckpt} has not finished",
-                        f"run it first: nfbench train nfcot --stage {stage} (same --name/--config)")
-    return d
+def _parts_loss(model: Any, *inputs: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    parts = model(*inputs)
+    return parts["loss"], {k: float(v.detach()) for k, v in parts.items() if k != "loss"}
 
 
-# --- the pipeline -------------------------------------------------------------------------------
-class Pipeline:
-    def __init__(self, method: Any, cfg: Any):
-        self.method, self.cfg, self.mc = method, cfg, method.config
-        unknown = [s for s in self.mc.stages if s not in STAGES]
-        if unknown or not self.mc.stages:
-            raise UserError(f"unknown NF-CoT stage(s): {unknown or 'none given'}", f"stages are {', '.join(STAGES)}")
-        if cfg.stage and cfg.stage not in STAGES:
-            raise UserError(f"unknown stage '{cfg.stage}' for nfcot", f"choose one of: {', '.join(STAGES)}")
-        self.ckpt = ck.checkpoint_dir("nfcot", cfg.name, cfg.out)
-        self.examples_sft = method.load_examples(cfg)
-        self.info = dict(method="nfcot", backbone=cfg.backbone, train_config=to_dict(cfg),
-                         data={"source": cfg.data, "n": len(self.examples_sft),
-                               "sha256": ck.data_sha256(e.to_dict() for e in self.examples_sft)})
+# --- vae ----------------------------------------------------------------------------------------
+def vae_stage(mc: Any) -> StageTrainer:
+    def train(run: StageRun) -> Trained:
+        from nfbench.harness.trainer import Stage, train_stage
 
-    def run(self) -> Path:
-        todo = [self.cfg.stage] if self.cfg.stage else list(self.mc.stages)
-        if not (self.ckpt / ck.INFO).is_file():
-            ck.write_info(self.ckpt, complete=False, **self.info)
-        start = time.time()
-        for name in todo:
-            getattr(self, name)()
-        last = [s for s in self.mc.stages if s != "vae" and (self.ckpt / s / FINISHED).is_file()]
-        if last:
-            self._publish(last[-1], complete=last[-1] == self.mc.stages[-1], seconds=time.time() - start)
-        return self.ckpt
-
-    def _publish(self, stage: str, complete: bool, seconds: float) -> None:
-        """The checkpoint root holds a copy of the last finished stage (what `nfbench run` loads)."""
-        src = self.ckpt / stage
-        for f in src.iterdir():
-            if f.is_file() and f.name not in ("metrics.csv", FINISHED):
-                shutil.copy2(f, self.ckpt / f.name)
-        if (self.ckpt / "vae" / VAE_FILE).is_file():
-            shutil.copy2(self.ckpt / "vae" / VAE_FILE, self.ckpt / VAE_FILE)
-        metrics = {s: json.loads((self.ckpt / s / FINISHED).read_text()).get("metrics", {})
-                   for s in STAGES if (self.ckpt / s / FINISHED).is_file()}
-        recon = self.ckpt / "vae" / "recon.json"
-        ck.write_info(self.ckpt, complete=complete, final_stage=stage, stage_metrics=metrics,
-                      vae_reconstruction=json.loads(recon.read_text()) if recon.is_file() else None,
-                      train_seconds=round(seconds, 1), **self.info)
-
-    # --- vae ------------------------------------------------------------------------------------
-    def _examples(self) -> list[Example]:
-        return build_examples(self.examples_sft, self.method.backbone.tokenizer, self.mc.max_cot_tokens)
-
-    def vae(self) -> None:
-        out = self.ckpt / "vae"
-        tok = self.method.backbone.tokenizer
-        examples = self._examples()
-        max_len = max(len(e.cot) for e in examples)
-        vcfg = VAEConfig(vocab_size=len(tok), slots=self.mc.slots, dim=self.mc.dim, width=self.mc.vae_width,
-                         layers=self.mc.vae_layers, heads=self.mc.vae_heads, max_len=max_len,
-                         chunked=self.mc.vae_chunked, beta=self.mc.vae_beta, decoder=self.mc.vae_decoder)
-        torch.manual_seed(self.cfg.seed)
+        tok = run.ctx.backbone().tokenizer
+        examples = examples_of(run, tok, mc)
+        vcfg = VAEConfig(vocab_size=len(tok), slots=mc.slots, dim=mc.dim, width=mc.vae_width, layers=mc.vae_layers,
+                         heads=mc.vae_heads, max_len=max(len(e.cot) for e in examples), chunked=mc.vae_chunked,
+                         beta=mc.vae_beta, decoder=mc.vae_decoder)
+        torch.manual_seed(run.ctx.config.seed)
         vae = CoTVAE(vcfg, tok.pad_token_id, tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id)
-        pad_id = tok.pad_token_id
-        holdout = self._holdout(examples)
-
-        def loss_fn(model: Any, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
-            parts = model(*batch)
-            return parts["loss"], {k: float(v.detach()) for k, v in parts.items() if k != "loss"}
-
-        stage = Stage(name="nfcot-vae", out_dir=out, model=vae, dataset=examples,
-                      collate=lambda rows: cot_batch(rows, pad_id), loss_fn=loss_fn,
-                      config=stage_schedule(self.cfg.trainer, self.mc.vae_trainer),
-                      validate=lambda m: reconstruction(m, holdout, pad_id), seed=self.cfg.seed)
-        if _finished(out, TARGETS):
-            return
-        train_stage(stage)
-        vae = stage.model.eval()
-        torch.save({"config": asdict(vcfg), "state": vae.state_dict(), "pad_id": vae.pad_id, "bos_id": vae.bos_id},
-                   out / VAE_FILE)
-        (out / "recon.json").write_text(json.dumps(reconstruction(vae, holdout, pad_id), indent=2))
-        torch.save(encode_targets(vae, examples, pad_id), out / TARGETS)
-
-    def _holdout(self, examples: list[Example]) -> list[Example]:
-        """Validation CoTs for the reconstruction metric: the task's validation split if any."""
-        task = self.method.task
-        if task is not None and "validation" in task.splits():
-            from nfbench.harness.sft_data import task_examples
-
-            val = task_examples(task, "validation")[:200]
-            return build_examples(val, self.method.backbone.tokenizer, self.mc.max_cot_tokens)
-        return examples[-min(200, max(1, len(examples) // 20)):]
-
-    # --- stage 1 / stage 2 ----------------------------------------------------------------------
-    def _targets(self) -> dict[str, torch.Tensor]:
-        return torch.load(_require(self.ckpt, "vae") / TARGETS, map_location="cpu", weights_only=True)
-
-    def stage1(self) -> None:
-        targets = self._targets()
-        bb = self.method.backbone
-        torch.manual_seed(self.cfg.seed)
-        model = NFCoTModel(bb.model, flow_shape(self.mc)).to(bb.device)
-        model.backbone.requires_grad_(False)  # stage 1: only the flow, NF head and projections learn
-        self._supervised("stage1", bb, model, targets, self.mc.stage1_trainer)
-
-    def stage2(self) -> None:
-        targets = self._targets()
-        if "stage1" in self.mc.stages:
-            bb, model, _ = load_model(_require(self.ckpt, "stage1"), self.cfg.device, self._dtype())
-        else:  # stage 1 skipped (ablation): fresh flow and head on the starting backbone
-            bb = self.method.backbone
-            torch.manual_seed(self.cfg.seed)
-            model = NFCoTModel(bb.model, flow_shape(self.mc)).to(bb.device)
-        model.requires_grad_(True)
-        self._supervised("stage2", bb, model, targets, self.mc.stage2_trainer)
-
-    def _supervised(self, name: str, bb: Any, model: NFCoTModel, targets: dict[str, torch.Tensor], sched: Any) -> None:
-        out = self.ckpt / name
-        if _finished(out, EXTRAS):
-            return
-        examples = self._examples()
-        e = targets["e"]
-        if e.shape[0] != len(examples) or tuple(e.shape[1:]) != (self.mc.slots, self.mc.dim):
-            raise UserError(f"the VAE targets in {self.ckpt / 'vae'} do not match this data/config",
-                            "retrain the VAE: delete that folder or use another --name")
-        pad_id, noise = bb.tokenizer.pad_token_id, self.mc.noise_std
-
-        def collate(rows: list[Example]) -> tuple[Any, torch.Tensor]:
-            return stream_batch(rows, pad_id), e[[r.index for r in rows]]
-
-        def loss_fn(m: Any, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
-            dev = next(m.parameters()).device
-            parts = m(batch[0].to(dev), batch[1].to(dev), noise)
-            return parts["loss"], {k: float(v.detach()) for k, v in parts.items() if k != "loss"}
-
-        self.method.use_model(bb, model)
-        schedule = stage_schedule(self.cfg.trainer, sched)
-        stage = Stage(name=f"nfcot-{name}", out_dir=out, model=model.train(), dataset=examples,
-                      collate=collate, loss_fn=loss_fn, config=schedule,
-                      params=[p for p in model.parameters() if p.requires_grad],
-                      validate=self.method.validator(self.cfg, schedule.eval_problems), seed=self.cfg.seed)
+        pad_id, holdout = tok.pad_token_id, _holdout(run, examples, tok, mc)
+        stage = Stage(name="nfcot-vae", out_dir=run.out, model=vae, dataset=examples,
+                      collate=lambda rows: cot_batch(rows, pad_id), loss_fn=lambda m, b: _parts_loss(m, *b),
+                      config=run.trainer, validate=lambda m: reconstruction(m, holdout, pad_id), seed=run.ctx.config.seed)
         result = train_stage(stage)
-        stats = {"target_mean": targets["mean"], "target_std": targets["std"]}
-        save_model(bb, stage.model.eval(), out, stats, backbone=self.cfg.backbone, nfcot_stage=name,
-                   steps=result.steps)
+        vae = stage.model.eval()
+        recon = reconstruction(vae, holdout, pad_id)
 
-    # --- rl -------------------------------------------------------------------------------------
-    def rl(self) -> None:
+        def save(out: Path) -> None:
+            torch.save({"config": asdict(vcfg), "state": vae.state_dict(), "pad_id": vae.pad_id, "bos_id": vae.bos_id},
+                       out / VAE_FILE)
+            (out / "recon.json").write_text(json.dumps(recon, indent=2))
+            torch.save(encode_targets(vae, examples, pad_id), out / TARGETS)
+
+        return Trained(result.steps, result.last_metrics, save=save, info={"vae_reconstruction": recon})
+    return train
+
+
+def _holdout(run: StageRun, examples: list[Example], tok: Any, mc: Any) -> list[Example]:
+    """Validation CoTs for the reconstruction metric: the task's validation split if any."""
+    task = run.ctx.task
+    if task is not None and "validation" in task.splits():
+        from nfbench.harness.sft_data import task_examples
+
+        return build_examples(task_examples(task, "validation")[:200], run.ctx.format(tok), mc.max_cot_tokens)
+    return examples[-min(200, max(1, len(examples) // 20)):]
+
+
+# --- stage 1 / stage 2 ----------------------------------------------------------------------------
+def stage1(mc: Any) -> StageTrainer:
+    def train(run: StageRun) -> Trained:
+        bb = run.ctx.backbone()
+        torch.manual_seed(run.ctx.config.seed)
+        model = NFCoTModel(bb.model, flow_shape(mc)).to(bb.device)
+        model.backbone.requires_grad_(False)  # stage 1: only the flow, NF head and projections learn
+        return _supervised(run, mc, bb, model)
+    return train
+
+
+def stage2(mc: Any) -> StageTrainer:
+    def train(run: StageRun) -> Trained:
+        bb, model, _ = load_model(run.dir("stage1"), run.ctx.config.device, run.ctx.dtype)
+        model.requires_grad_(True)
+        return _supervised(run, mc, bb, model)
+    return train
+
+
+def _supervised(run: StageRun, mc: Any, bb: Any, model: NFCoTModel) -> Trained:
+    from nfbench.harness.trainer import Stage, train_stage
+    from nfbench.methods.nfcot.generate import NFCoTGenerator
+
+    targets = torch.load(run.dir("vae") / TARGETS, map_location="cpu", weights_only=True)
+    examples = examples_of(run, bb.tokenizer, mc)
+    e = targets["e"]
+    if e.shape[0] != len(examples) or tuple(e.shape[1:]) != (mc.slots, mc.dim):
+        raise UserError(f"the VAE targets in {run.dir('vae')} do not match this data/config",
+                        "retrain the VAE: delete that folder or use another --name")
+    pad_id, noise, fmt = bb.tokenizer.pad_token_id, mc.noise_std, run.ctx.format(bb.tokenizer)
+
+    def collate(rows: list[Example]) -> tuple[Any, torch.Tensor]:
+        return stream_batch(rows, pad_id), e[[r.index for r in rows]]
+
+    def loss_fn(m: Any, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        dev = next(m.parameters()).device
+        return _parts_loss(m, batch[0].to(dev), batch[1].to(dev), noise)
+
+    validate = run.ctx.validator(run.trainer, lambda m: NFCoTGenerator(replace(bb, model=m.backbone), m, fmt, mc.t_z),
+                                 mc.val_max_new_tokens)
+    stage = Stage(name=f"nfcot-{run.spec.name}", out_dir=run.out, model=model.train(), dataset=examples,
+                  collate=collate, loss_fn=loss_fn, config=run.trainer,
+                  params=[p for p in model.parameters() if p.requires_grad], validate=validate, seed=run.ctx.config.seed)
+    result = train_stage(stage)
+    stats = {"target_mean": targets["mean"], "target_std": targets["std"]}
+    trained = stage.model.eval()
+    return Trained(result.steps, result.last_metrics, save=lambda out: save_model(
+        bb, trained, out, stats, run.dir("vae") / VAE_FILE, backbone=run.ctx.config.backbone, nfcot_stage=run.spec.name))
+
+
+# --- rl -------------------------------------------------------------------------------------------
+def rl_stage(mc: Any) -> StageTrainer:
+    def train(run: StageRun) -> Trained:
         from nfbench.methods.nfcot.rl import run_rl
 
-        out = self.ckpt / "rl"
-        if _finished(out, EXTRAS):
-            return
-        src = _require(self.ckpt, "stage2")
-        bb, model, stats = load_model(src, self.cfg.device, self._dtype())
-        _, ref, _ = load_model(src, self.cfg.device, self._dtype())
-        result = run_rl(self.method, self.cfg, bb, model, ref, out)
-        save_model(bb, result.eval(), out, stats, backbone=self.cfg.backbone, nfcot_stage="rl")
-
-    def _dtype(self) -> str:
-        return "float32" if self.cfg.dtype == "auto" else self.cfg.dtype
+        src = run.dir("stage2")
+        bb, model, stats = load_model(src, run.ctx.config.device, run.ctx.dtype)
+        _, ref, _ = load_model(src, run.ctx.config.device, run.ctx.dtype)
+        steps, metrics, policy = run_rl(run, mc, bb, model, ref)
+        return Trained(steps, metrics, save=lambda out: save_model(
+            bb, policy.eval(), out, stats, run.dir("vae") / VAE_FILE, backbone=run.ctx.config.backbone, nfcot_stage="rl"))
+    return train
 
 
 # --- VAE helpers --------------------------------------------------------------------------------
