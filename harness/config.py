@@ -65,23 +65,11 @@ class TrainerConfig:
     tensorboard: bool = False
 
 
-@dataclass
-class TrainerOverrides:
-    """One stage's changes to the run's `trainer` (None = keep it): `method_config.stages.<name>.trainer`."""
-
-    lr: float | None = None
-    weight_decay: float | None = None
-    epochs: float | None = None
-    max_steps: int | None = None
-    batch_size: int | None = None
-    grad_accum: int | None = None
-    warmup_steps: int | None = None
-    schedule: str | None = None
-    max_grad_norm: float | None = None
-    eval_every: int | None = None
-    eval_problems: int | None = None
-    save_every: int | None = None
-    log_every: int | None = None
+# One stage's changes to the run's `trainer` (None = keep it): `method_config.stages.<name>.trainer`.
+# Made from TrainerConfig, so that every trainer option can be set per stage and none is forgotten.
+TrainerOverrides = dataclasses.make_dataclass(
+    "TrainerOverrides", [(f.name, f"{f.type} | None", field(default=None)) for f in dataclasses.fields(TrainerConfig)])
+TrainerOverrides.__module__ = __name__  # where OmegaConf resolves the field types
 
 
 @dataclass

@@ -5,9 +5,10 @@
     out = step(model, state, inputs_embeds=h[:, None])      # a latent method feeds a vector ...
     tokens = decode(model, state, out.logits, ...)          # ... and then decodes text as usual
 
-Batches are left-padded (harness/batching.py); `DecodeState` keeps the cache, the attention mask over every cached
-position and each row's next position id, so padded rows get the same positions (and logits,
-up to float rounding) as they would alone.
+Batches are left-padded (harness/batching.py); `DecodeState` keeps the cache, the attention mask
+over every cached position and each row's next position id, so padded rows get the same positions
+(and logits, up to float rounding) as they would alone. `sample_next` is the one token sampler: text
+methods and NF-CoT's own decoder pick their tokens with it.
 """
 from __future__ import annotations
 
