@@ -32,13 +32,15 @@ class CoconutConfig:
     epochs_per_stage: int = option(5, "epochs of each curriculum stage")
     max_latent_stage: int = option(6, "past it every step is removed (and c_thought x max_latent_stage thoughts used)")
     num_epochs: int = option(50, "total, counting the final all-latent stage's epochs")
-    start_epoch: int | None = option(None, "first epoch trained; None = epochs_per_stage: stage 0 (= CoT SFT) is what the CoT model it "
-                "starts from already did (set 0 with --init-from backbone)")
+    start_epoch: int | None = option(None, "first epoch trained; None = epochs_per_stage: stage 0 (= CoT SFT) is "
+                                           "what the CoT model it starts from did (0 with --init-from backbone)")
     pad_latent_to_max: bool = option(True, "thoughts depend on the stage only (fixed k at inference)")
     uniform_prob: float = option(0.0, "chance of training a sample at a uniformly drawn stage")
+    # tokens and text
     init_token: str | None = option("<<", "new tokens' embeddings copy this token's, as the reference (None = eos)")
     step_separator: str | None = option(None, 'text between reasoning steps; None: ";" (compact synth) or "\\n" (chat)')
-    n_latents: int | None = option(None, "thoughts at inference; None = those of the last trained stage (checkpoint.json)")
+    # inference
+    n_latents: int | None = option(None, "thoughts at inference; None = those of the last trained stage")
     val_max_new_tokens: int = option(96, "tokens per validation sample while training")
     stages: dict[str, StageSettings] = stages_field()
 
