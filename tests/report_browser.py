@@ -45,7 +45,12 @@ window.addEventListener("load", () => {
     filter.value = ""; filter.dispatchEvent(new Event("input"));
     const t = performance.now();
     sec.querySelector("a[data-open]").click();
-    res.open_ms = performance.now() - t;
+    res.open_ms = performance.now() - t;  // the first open also parses the JSON block
+    const links = sec.querySelectorAll("a[data-open]");
+    const t2 = performance.now();
+    links[links.length - 1].click();
+    res.reopen_ms = performance.now() - t2;
+    links[0].click();
     const drill = sec.querySelector(".drill");
     res.opened = drill.dataset.problem || null;
     res.method_sections = drill.querySelectorAll("section.method").length;
