@@ -188,3 +188,14 @@ def test_paired_compare_does_not_flag_an_unchanged_rerun(report, tmp_path):
     (cot,) = [f for f in findings if f.key == "cot/synth/tiny-llama" and f.metric == "pass@1 base"]
     assert cot.paired is not None and cot.status == "ok", cot.describe()
     assert cot.paired.wins + cot.paired.losses > 0  # the re-run did differ, problem by problem
+
+
+def test_drill_down_data_is_capped_per_problem_and_method(tmp_path):
+    from nfbench.harness.report.drill import MAX_SAMPLES, groups_of, payload
+
+    write_run(tmp_path, "cot", n_problems=2, n_samples=MAX_SAMPLES + 4)
+    data = payload(groups_of(load_runs([str(tmp_path)])))
+    (cell,) = data["groups"][0]["problems"]["synth/0"]
+    assert cell["n"] == MAX_SAMPLES + 4 and len(cell["samples"]) == MAX_SAMPLES
+    assert [s["i"] for s in cell["samples"]] == list(range(MAX_SAMPLES))
+    assert len(data["strings"]) < 2 * MAX_SAMPLES * 4  # shared prompts are stored once

@@ -64,7 +64,9 @@ def test_report_renders_in_headless_chromium(tmp_path):
     gen = next(g for g in records(runs / "cot-humaneval-smollm2-135m-0", "generations.jsonl")
                if g["task_id"] == "humaneval/0" and g["sample_idx"] == 0)
     text = res["drill_text"]
-    assert gen["solution"] in text and gen["reasoning"] in text and "cot: " in text
+    cot = [v for v in records(runs / "cot-humaneval-smollm2-135m-0", "executions.jsonl") if v["task_id"] == "humaneval/0"]
+    ok = sum(v["base_status"] == "pass" and v["plus_status"] == "pass" for v in cot)
+    assert gen["solution"] in text and gen["reasoning"] in text and f"cot: {ok}/4 passed (cot-" in text
     assert '# the <body> & "quotes" must survive HTML escaping' in text  # shown as text, not parsed
     assert "reasoning_positions" in text and "nfcot: " in text and "log_likelihood" in text
     # a failing test's expected vs got, as a sandbox that records them writes them

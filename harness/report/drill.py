@@ -11,8 +11,9 @@ What a drill-down shows of each sample, and the record fields it reads:
   out as such; the first failing test's `input`, `expected` and `got`, bare or prefixed `base_` /
   `plus_`, are shown side by side where a verdict records them; any other field is listed as it is.
 
-Long texts are cut at MAX_TEXT characters (saying how much was cut), and every string is stored once
-(the 8 samples of one prompt share it), which keeps the file small.
+The drill-down holds the first MAX_SAMPLES samples of each problem x method (saying so when there are
+more; a pass@100 study would otherwise make a 100 MB page), long texts are cut at MAX_TEXT characters
+(saying how much was cut), and every string is stored once (the 8 samples of one prompt share it).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from nfbench.harness.report.load import Run, by_task
 
+MAX_SAMPLES = 16  # samples of one problem x method in the drill-down (the matrix counts all of them)
 MAX_TEXT = 20_000  # characters of one prompt / reasoning / program / raw output
 MAX_FIELD = 2_000  # characters of one verdict field
 MAX_EXTRA = 300  # characters of one `extra` value, as JSON
@@ -126,10 +128,15 @@ def solved(samples: list[tuple[dict | None, dict | None]]) -> tuple[int, int]:
 def payload(groups: list[Group]) -> dict[str, Any]:
     strings = Strings()
     fields = sorted({f for g in groups for r in g.runs for gen in r.generations for f in gen.get("cost") or {}})
+    def cell(samples: list[tuple[dict | None, dict | None]]) -> dict[str, Any]:
+        ok, n = solved(samples)
+        return {"ok": ok, "n": n, "samples": [sample_record(gen, v, strings, fields)
+                                              for gen, v in samples[:MAX_SAMPLES]]}
+
     return {"groups": [{"task": g.task, "backbone": g.backbone,
                         "runs": [{"method": r.method, "run_id": r.run_id} for r in g.runs],
-                        "problems": {tid: [[sample_record(gen, v, strings, fields) for gen, v in p.get(tid, [])]
-                                           for p in g.samples] for tid in g.problems}} for g in groups],
+                        "problems": {tid: [cell(p.get(tid, [])) for p in g.samples] for tid in g.problems}}
+                       for g in groups],
             "cost_fields": fields, "strings": strings.table}
 
 

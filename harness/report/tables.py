@@ -189,12 +189,12 @@ def write_csv(data: list[dict[str, Any]], path: Path) -> None:
 def write_tables(data: list[dict[str, Any]], out: Path, pairs: list[dict[str, Any]] | None = None) -> str:
     """results.csv, paired.csv, results.tex and results.md under out; returns the Markdown."""
     write_csv(data, out / "results.csv")
-    tables = [(title, t, data) for title, t in TABLES.items()]
+    shown = [(title, t, data) for title, t in TABLES.items()]
     if pairs:
         write_csv(pairs, out / "paired.csv")
-        tables.append((PAIRED_TITLE, PAIRED, pairs))
-    md = "\n\n".join(f"## {title}\n\n{markdown(t, rows_)}" for title, t, rows_ in tables)
+        shown.append((PAIRED_TITLE, PAIRED, pairs))
+    md = "\n\n".join(f"## {title}\n\n{markdown(t, body)}" for title, t, body in shown)
     (out / "results.md").write_text(md + "\n", encoding="utf-8")
-    (out / "results.tex").write_text("\n".join(latex(t, rows_, title) for title, t, rows_ in tables),
+    (out / "results.tex").write_text("\n".join(latex(t, body, title) for title, t, body in shown),
                                      encoding="utf-8")
     return md

@@ -128,13 +128,14 @@
     const panel = document.getElementById(`drill-${gid}`);
     if (!group || !panel || !group.problems[tid]) return false;
     const per = group.problems[tid];
-    const prompts = new Set(per.flatMap((samples) => samples.map((s) => s.prompt)));
+    const prompts = new Set(per.flatMap((cell) => cell.samples.map((s) => s.prompt)));
     panel.replaceChildren(el("h3", null, `${tid} (${group.task} / ${group.backbone})`));
     if (prompts.size === 1) panel.append(el("h4", null, "prompt"), el("pre", "prompt", str([...prompts][0]) ?? "(none)"));
-    per.forEach((samples, r) => {
+    per.forEach((cell, r) => {
       const run = group.runs[r];
-      const n = samples.filter((s) => passed(s.verdict || {})).length;
-      const section = el("section", "method", el("h4", null, `${run.method}: ${n}/${samples.length} passed`,
+      const samples = cell.samples;
+      const shown = samples.length < cell.n ? ` (the first ${samples.length} are shown)` : "";
+      const section = el("section", "method", el("h4", null, `${run.method}: ${cell.ok}/${cell.n} passed${shown}`,
         el("span", "meta", ` (${run.run_id})`)));
       if (prompts.size > 1 && samples.length) section.append(el("h5", null, "prompt"), el("pre", "prompt", str(samples[0].prompt)));
       if (!samples.length) section.append(el("p", "meta", "not run on this problem"));
