@@ -199,3 +199,17 @@ def test_drill_down_data_is_capped_per_problem_and_method(tmp_path):
     assert cell["n"] == MAX_SAMPLES + 4 and len(cell["samples"]) == MAX_SAMPLES
     assert [s["i"] for s in cell["samples"]] == list(range(MAX_SAMPLES))
     assert len(data["strings"]) < 2 * MAX_SAMPLES * 4  # shared prompts are stored once
+
+
+def test_a_baseline_without_per_problem_scores_keeps_the_ci_rule(report, tmp_path):
+    root, _ = report
+    baseline = load_baseline(root / "out" / "baseline.json")
+    for entry in baseline["entries"].values():
+        del entry["per_problem"]  # as `nfbench regress --update` writes it
+    write_run(tmp_path, "cot", p_pass=0.05, seed=1)
+    runs = load_runs([str(tmp_path)])
+    rows = tables.rows(runs)
+    scores = {comparison.key_of(r): paired.scores(run) for r, run in zip(rows, runs)}
+    (cot,) = [f for f in comparison.compare(rows, baseline, "ci", scores) if f.metric == "pass@1 base"
+              and f.key == "cot/synth/tiny-llama"]
+    assert cot.paired is None and cot.status == "regression" and "allowed " in cot.describe()
