@@ -55,7 +55,7 @@ window.addEventListener("load", () => {
     res.opened = drill.dataset.problem || null;
     res.method_sections = drill.querySelectorAll("section.method").length;
     res.samples = drill.querySelectorAll("details.sample").length;
-    res.open_samples = drill.querySelectorAll("details.sample[open]").length;
+    res.open_labels = [...drill.querySelectorAll("details.sample[open] > summary .badge")].map((b) => b.textContent);
     res.drill_text = drill.textContent.slice(0, 20000);
     res.page_height = document.documentElement.scrollHeight;
   }

@@ -20,6 +20,13 @@ def records(run: Path, name: str) -> list[dict]:
     return [json.loads(line) for line in open(run / name)]
 
 
+def label(v: dict) -> str:
+    """The drill-down's badge for a verdict."""
+    if v["base_status"] != "pass":
+        return v["base_status"]
+    return "pass" if v.get("plus_status") in (None, "pass") else f"plus {v['plus_status']}"
+
+
 def matrix_row(page: str, task_id: str) -> list[str]:
     row = re.search(rf'<tr data-problem="{re.escape(task_id)}"[^>]*>(.*?)</tr>', page).group(1)
     return re.findall(r"<td[^>]*>([^<]*)</td>", row)
@@ -60,12 +67,17 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
     # the drill-down opened by clicking the first problem: every sample of both methods
     assert res["opened"] == "humaneval/0" and res["method_sections"] == 2
-    assert res["samples"] == 8 and res["open_samples"] == 2  # the first sample of each method is unfolded
+    assert res["samples"] == 8
     gen = next(g for g in records(runs / "cot-humaneval-smollm2-135m-0", "generations.jsonl")
                if g["task_id"] == "humaneval/0" and g["sample_idx"] == 0)
     text = res["drill_text"]
     cot = [v for v in records(runs / "cot-humaneval-smollm2-135m-0", "executions.jsonl") if v["task_id"] == "humaneval/0"]
     ok = sum(v["base_status"] == "pass" and v["plus_status"] == "pass" for v in cot)
+    # one sample per method is unfolded: the first that did not pass (to see why), else the first
+    labels = [[label(v) for v in records(runs / f"{m}-humaneval-smollm2-135m-0", "executions.jsonl")
+               if v["task_id"] == "humaneval/0"] for m in ("cot", "nfcot")]
+    assert res["open_labels"] == [next((x for x in ls if x != "pass"), "pass") for ls in labels]
+    assert "plus fail" in res["open_labels"]  # the data has one, so the check above is not vacuous
     assert gen["solution"] in text and gen["reasoning"] in text and f"cot: {ok}/4 passed (cot-" in text
     assert '# the <body> & "quotes" must survive HTML escaping' in text  # shown as text, not parsed
     assert "reasoning_positions" in text and "nfcot: " in text and "log_likelihood" in text

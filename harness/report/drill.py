@@ -127,7 +127,7 @@ def solved(samples: list[tuple[dict | None, dict | None]]) -> tuple[int, int]:
 
 def payload(groups: list[Group]) -> dict[str, Any]:
     strings = Strings()
-    fields = sorted({f for g in groups for r in g.runs for gen in r.generations for f in gen.get("cost") or {}})
+    fields = list(dict.fromkeys(f for g in groups for r in g.runs for gen in r.generations for f in gen.get("cost") or {}))
     def cell(samples: list[tuple[dict | None, dict | None]]) -> dict[str, Any]:
         ok, n = solved(samples)
         return {"ok": ok, "n": n, "samples": [sample_record(gen, v, strings, fields)

@@ -27,13 +27,15 @@ def esc(value: Any) -> str:
     return html.escape(str(value))
 
 
-def table_html(columns: list[Column], data: list[dict[str, Any]], row_class: Callable[[dict[str, Any]], str]) -> str:
+def table_html(columns: list[Column], data: list[dict[str, Any]], row_class: Callable[[dict[str, Any]], str],
+               table_class: str = "") -> str:
     head = "".join(f"<th>{esc(c.header)}</th>" for c in columns)
     body = []
     for row, texts in zip(data, cells(columns, data)):
         tds = "".join(f"<td>{esc(t)}</td>" for t in texts)
         body.append(f'<tr class="{row_class(row)}">{tds}</tr>')
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    cls = f' class="{table_class}"' if table_class else ""
+    return f'<div class="scroll"><table{cls}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 DIVERSITY_NOTE = (f"AST {NGRAM}-gram similarity: mean pairwise Jaccard similarity of the sets of {NGRAM}-grams of "
@@ -54,7 +56,7 @@ def paired_html(pairs: list[dict[str, Any]]) -> str:
         return ""
     significant = lambda r: "significant" if r["p_holm"] < paired.ALPHA else ""
     return (f'<h2 id="paired">{esc(PAIRED_TITLE)}</h2><p class="meta">{esc(PAIRED_NOTE)}</p>'
-            + table_html(PAIRED, pairs, significant).replace("<table>", '<table class="paired">', 1))
+            + table_html(PAIRED, pairs, significant, "paired"))
 
 
 def findings_html(findings: list[Finding], baseline_path: Path) -> str:
@@ -102,7 +104,7 @@ def write_html(runs: list[Run], rows: list[dict[str, Any]], figures: list[Path],
     parts = [f"<h1>nfbench report</h1><p class=\"meta\">{len(runs)} run(s); generated "
              f"{esc(time.strftime('%Y-%m-%d %H:%M:%S %Z'))}. Confidence intervals: 95% bootstrap over problems. "
              "Ratios in parentheses are relative to the <code>cot</code> run on the same task and backbone. "
-             '<a href="#paired">Paired comparisons</a> · <a href="#problems">Problems</a></p>']
+             + ('<a href="#paired">Paired comparisons</a> · ' if pairs else "") + '<a href="#problems">Problems</a></p>']
     if findings is not None and baseline_path is not None:
         parts.append(findings_html(findings, baseline_path))
     for title, columns in TABLES.items():

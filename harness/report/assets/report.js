@@ -139,7 +139,8 @@
         el("span", "meta", ` (${run.run_id})`)));
       if (prompts.size > 1 && samples.length) section.append(el("h5", null, "prompt"), el("pre", "prompt", str(samples[0].prompt)));
       if (!samples.length) section.append(el("p", "meta", "not run on this problem"));
-      samples.forEach((s, k) => section.append(sampleBlock(s, k === 0)));
+      const failing = samples.findIndex((s) => !passed(s.verdict || {}));  // unfolded: why did it fail?
+      samples.forEach((s, k) => section.append(sampleBlock(s, k === Math.max(failing, 0))));
       panel.append(section);
     });
     panel.dataset.problem = tid;
