@@ -162,7 +162,7 @@ def _print_summary(path: Path, summary: dict[str, Any]) -> None:
 def report(
     runs: Annotated[list[str], typer.Argument(help="Run directories or globs (default: results/runs/*).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Report directory (default: results/report).")] = None,
-    compare: Annotated[Optional[Path], typer.Option(help="Baseline JSON: mark regressions beyond the CI.")] = None,
+    compare: Annotated[Optional[Path], typer.Option(help="Baseline JSON: mark regressions (paired test on the same problems, else beyond the CI).")] = None,
 ) -> None:
     """Tables (Markdown, CSV, LaTeX), plots and an HTML report comparing runs. Never imports torch."""
     from nfbench.harness.report import build_report

@@ -46,25 +46,30 @@ def aggregate(values: Iterable[float]) -> dict[str, float]:
             "p90": float(np.quantile(arr, 0.9)), "total": float(arr.sum())}
 
 
+def correct_by_problem(verdicts: Iterable[dict[str, Any]]) -> dict[str, dict[str, list[bool]]]:
+    """{"base": {task_id: [passed, ...]}, "plus": {...}} in sample order. A sample passes plus only if
+    it passes base too (evalplus's rule); "plus" is empty when the task has no plus tests."""
+    correct: dict[str, dict[str, list[bool]]] = {"base": defaultdict(list), "plus": defaultdict(list)}
+    for v in sorted(verdicts, key=lambda v: (v["task_id"], v["sample_idx"])):
+        correct["base"][v["task_id"]].append(v["base_status"] == "pass")
+        if v.get("plus_status") is not None:
+            correct["plus"][v["task_id"]].append(v["base_status"] == "pass" and v["plus_status"] == "pass")
+    return {part: dict(table) for part, table in correct.items()}
+
+
 def summarise(generations: list[dict[str, Any]], verdicts: list[dict[str, Any]],
               ks: Iterable[int]) -> dict[str, Any]:
     """Pass@k for base and plus, status counts, and mean/median/p90 of every cost field."""
-    base: dict[str, list[bool]] = defaultdict(list)
-    plus: dict[str, list[bool]] = defaultdict(list)
+    correct = correct_by_problem(verdicts)
     statuses: dict[str, int] = defaultdict(int)
-    has_plus = False
-    for v in sorted(verdicts, key=lambda v: (v["task_id"], v["sample_idx"])):
-        base[v["task_id"]].append(v["base_status"] == "pass")
+    for v in verdicts:
         statuses[v["base_status"]] += 1
-        if v.get("plus_status") is not None:
-            has_plus = True
-            plus[v["task_id"]].append(v["base_status"] == "pass" and v["plus_status"] == "pass")
     cost_fields = sorted({k for g in generations for k in g.get("cost", {})})
     return {
-        "pass_at_k": {"base": pass_at_k_table(base, ks),
-                      "plus": pass_at_k_table(plus, ks) if has_plus else None},
+        "pass_at_k": {"base": pass_at_k_table(correct["base"], ks),
+                      "plus": pass_at_k_table(correct["plus"], ks) if correct["plus"] else None},
         "status_counts": dict(statuses),
-        "n_problems": len(base),
+        "n_problems": len(correct["base"]),
         "n_samples": len(verdicts),
         "cost": {f: aggregate(g["cost"][f] for g in generations if f in g.get("cost", {}))
                  for f in cost_fields},

@@ -27,7 +27,10 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 if ! pgrep -x dockerd >/dev/null; then
   echo "setup_engine: starting dockerd (log: /var/log/dockerd.log)"
-  setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+  # The daemon must not inherit the caller's other descriptors: under `flock LOCK cmd` it would
+  # hold the lock for as long as it runs.
+  (for fd in /proc/self/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done
+   exec setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null) &
 fi
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then

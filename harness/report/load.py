@@ -65,6 +65,14 @@ class Run:
         return [float(g.get("cost", {}).get(name, 0.0)) for g in self.generations]
 
 
+def by_task(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
+    """The runs of each task x backbone (what tables compare), in the given order."""
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for r in runs:
+        groups.setdefault((r.task, r.backbone), []).append(r)
+    return groups
+
+
 def is_run_dir(path: Path) -> bool:
     return (path / SUMMARY).is_file()
 

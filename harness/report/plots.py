@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import EngFormatter, ScalarFormatter  # noqa: E402
 
-from nfbench.harness.metrics import pass_at_k_table  # noqa: E402
+from nfbench.harness.metrics import correct_by_problem, pass_at_k_table  # noqa: E402
 from nfbench.harness.report.load import Run  # noqa: E402
 
 Group = tuple[str, str]  # (task, backbone)
@@ -101,13 +101,8 @@ def style_quality_axes(ax, title: str, xlabel: str, ylabel: str, legend_loc: str
 
 def pass_at_k_curves(run: Run) -> dict[str, dict[int, tuple[float, float, float]]]:
     """{"base"/"plus": {k: (value, lo, hi)}} for k = 1, 2, 4, ... up to the sample count."""
-    correct: dict[str, dict[str, list[bool]]] = {"base": defaultdict(list), "plus": defaultdict(list)}
-    for v in sorted(run.verdicts, key=lambda v: (v["task_id"], v["sample_idx"])):
-        correct["base"][v["task_id"]].append(v["base_status"] == "pass")
-        if v.get("plus_status") is not None:
-            correct["plus"][v["task_id"]].append(v["base_status"] == "pass" and v["plus_status"] == "pass")
     out = {}
-    for part, table in correct.items():
+    for part, table in correct_by_problem(run.verdicts).items():
         if not table:
             continue
         n = min(len(v) for v in table.values())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nfbench.harness.metrics import aggregate
+from nfbench.harness.report.diversity import NGRAM, diversity
 from nfbench.harness.report.load import Run
 
 REFERENCE_METHOD = "cot"  # every cost is also shown as a ratio to this method's run
@@ -48,6 +49,7 @@ def run_row(run: Run) -> dict[str, Any]:
             row[f"{name}_{stat}"] = agg[stat]
     row["seconds_mean"] = row["reasoning_seconds_mean"] + row["answer_seconds_mean"]
     row["peak_memory_bytes_max"] = max(run.costs("peak_memory_bytes"), default=0.0)
+    row.update(diversity(run))
     return row
 
 
@@ -113,6 +115,8 @@ QUALITY = KEY + [
     Column("pass@k base %", passk("base")),
     Column("pass@1 plus % [95% CI]", pct_ci("pass1_plus")),
     Column("pass@k plus %", passk("plus")),
+    Column(f"AST {NGRAM}-gram similarity", num("ast_similarity", "{:.2f}")),
+    Column("distinct passing / problem", num("distinct_passing_mean", "{:.2f}")),
 ]
 COST = KEY + [
     Column("reasoning positions mean (x cot)", with_ratio("reasoning_positions_mean", "{:.1f}".format)),
@@ -126,6 +130,24 @@ COST = KEY + [
     Column("peak memory (x cot)", with_ratio("peak_memory_bytes_max", lambda b: si(b, "B"))),
 ]
 TABLES = {"Quality (pass@k, %)": QUALITY, "Cost per sample (means unless stated)": COST}
+
+
+def pts_ci(r: dict[str, Any]) -> str:
+    return f"{100 * r['diff']:+.1f} [{100 * r['diff_lo']:+.1f}, {100 * r['diff_hi']:+.1f}]"
+
+
+PAIRED = [  # rows of paired.pair_rows: A against B on the problems both were run on
+    Column("task", lambda r: r["task"]), Column("backbone", lambda r: r["backbone"]),
+    Column("tests", lambda r: r["part"]), Column("A", lambda r: r["method_a"]), Column("B", lambda r: r["method_b"]),
+    Column("paired problems", lambda r: str(r["n_problems"])),
+    Column("pass@1 A %", lambda r: f"{100 * r['pass1_a']:.1f}"),
+    Column("pass@1 B %", lambda r: f"{100 * r['pass1_b']:.1f}"),
+    Column("A - B pts [95% paired bootstrap CI]", pts_ci),
+    Column("A wins / ties / losses", lambda r: f"{r['wins']} / {r['ties']} / {r['losses']}"),
+    Column("McNemar p", lambda r: f"{r['p_value']:.3g} ({r['test']})"),
+    Column("Holm p", num("p_holm", "{:.3g}")),
+]
+PAIRED_TITLE = "Paired comparisons (same problems)"
 
 
 def cells(table: list[Column], data: list[dict[str, Any]]) -> list[list[str]]:
@@ -164,11 +186,15 @@ def write_csv(data: list[dict[str, Any]], path: Path) -> None:
         writer.writerows(data)
 
 
-def write_tables(data: list[dict[str, Any]], out: Path) -> str:
-    """results.csv, results.tex and results.md under out; returns the Markdown."""
+def write_tables(data: list[dict[str, Any]], out: Path, pairs: list[dict[str, Any]] | None = None) -> str:
+    """results.csv, paired.csv, results.tex and results.md under out; returns the Markdown."""
     write_csv(data, out / "results.csv")
-    md = "\n\n".join(f"## {title}\n\n{markdown(t, data)}" for title, t in TABLES.items())
+    shown = [(title, t, data) for title, t in TABLES.items()]
+    if pairs:
+        write_csv(pairs, out / "paired.csv")
+        shown.append((PAIRED_TITLE, PAIRED, pairs))
+    md = "\n\n".join(f"## {title}\n\n{markdown(t, body)}" for title, t, body in shown)
     (out / "results.md").write_text(md + "\n", encoding="utf-8")
-    (out / "results.tex").write_text("\n".join(latex(t, data, title) for title, t in TABLES.items()),
+    (out / "results.tex").write_text("\n".join(latex(t, body, title) for title, t, body in shown),
                                      encoding="utf-8")
     return md
