@@ -1,4 +1,4 @@
-"""Open an HTML report in a real headless Chromium (for the report tests and benchmarks/bench_report_html.py).
+"""Open an HTML report in a real headless Chromium (for the report tests and bench/bench_report_html.py).
 
 No Playwright: a probe script is appended to a copy of the page; on `load` it records the page's own
 timings, then drives the page as a user would (element.click(), typing into the filter) and writes

@@ -6,7 +6,7 @@ data) cut out, i.e. the page as it was before the drill-down. Floor: Chromium lo
 Times are the page's own navigation timing (load event), the median of --repeats fresh Chromium runs;
 the drill-down times are one click each (the first click also parses the embedded JSON).
 
-    flock /tmp/nfbench-heavy.lock .venv/bin/python benchmarks/bench_report_html.py
+    flock /tmp/nfbench-heavy.lock .venv/bin/python bench/bench_report_html.py
 """
 from __future__ import annotations
 
