@@ -189,6 +189,23 @@ def regress(
 
 
 @app.command()
+def study(
+    study_file: Annotated[Optional[Path], typer.Option("--study", help="Study file (default: configs/study/study.yaml of this checkout).")] = None,
+    suite: Annotated[Optional[list[str]], typer.Option("--suite", "-s", help="Only these suites (repeatable).")] = None,
+    method: Annotated[Optional[list[str]], typer.Option("--method", "-m", help="Only these members, with those they start from (repeatable).")] = None,
+    seed: Annotated[Optional[list[int]], typer.Option("--seed", help="Only these seeds (repeatable).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Study directory (default: results/study/<name>).")] = None,
+    report_only: Annotated[bool, typer.Option(help="Only rewrite the tables, claims and reports from the finished runs.")] = False,
+    lock: Annotated[Optional[Path], typer.Option(help="Hold this flock file during each training and run, not for the whole study.")] = None,
+) -> None:
+    """Every method x suite x seed at its paper's schedule, greedy and sampled, then mean +- sd over
+    seeds and the papers' claims checked. Resumable: rerun the same command to continue."""
+    from nfbench.harness.study import run_study
+
+    raise typer.Exit(run_study(study_file, suite, method, seed, out, report_only, lock))
+
+
+@app.command()
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Samples file (default: <run_dir>/samples.jsonl).")] = None,
