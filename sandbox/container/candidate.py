@@ -17,6 +17,7 @@ Standard library + the shipped evalplus utils only: this file runs in the image.
 """
 from __future__ import annotations
 
+import marshal
 import os
 import pickle
 import signal
@@ -77,7 +78,11 @@ class _Channel:
         while True:
             if len(buf) >= 5:
                 kind, n = wire.FRAME.unpack_from(buf)
-                if len(buf) >= 5 + n:
+                if len(buf) == 5 + n:  # the usual case: exactly one frame
+                    payload = bytes(buf[5:])
+                    buf.clear()
+                    return kind, payload
+                if len(buf) > 5 + n:
                     payload = bytes(buf[5:5 + n])
                     del buf[:5 + n]
                     return kind, payload
@@ -128,11 +133,25 @@ def run(ch: _Channel, job: dict) -> None:
     ch.send(wire.LOADED, wire.encode(present))
     not_none = job.get("not_none", False)
     walk = any(m in job["code"] for m in wire.BUFFER_MODULES)
+    recv, sendall, loads, dumps, head = ch.recv, ch.sock.sendall, pickle.loads, marshal.dumps, wire.FRAME.pack
     while True:
-        kind, payload = ch.recv()
+        kind, payload = recv()
         if kind == wire.INPUT:
-            args = pickle.loads(payload)
-            _answer(ch, lambda: fn(*args), not_none, walk)
+            args = loads(payload)
+            if walk or not_none:
+                _answer(ch, lambda: fn(*args), not_none, walk)
+                continue
+            try:  # the common case, kept short: ~1 us of this per test is the whole overhead
+                out = fn(*args)
+            except BaseException as e:  # evalplus: any exception fails the test
+                ch.send(wire.RAISED, _name(e))
+                continue
+            try:
+                data = dumps(out, 0)  # exact built-in types only (no buffer objects without numpy & co)
+            except ValueError:
+                _answer(ch, lambda: out)  # a Counter, a namedtuple, or not plain data: walk it
+                continue
+            sendall(head(wire.OUTPUT, len(data)) + data)
         elif kind == wire.CALLS:
             exprs = [compile(src, "<test>", "eval") for src in pickle.loads(payload)]
             _answer(ch, lambda: tuple([eval(c, env) for c in exprs]), walk=walk)

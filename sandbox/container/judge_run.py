@@ -177,6 +177,7 @@ class Candidate:
         except (ProcessLookupError, OSError):
             self.pidfd = None  # already gone (or no pidfds): the socket's EOF tells us
         self.buf = bytearray()
+        self.chunk = bytearray(1 << 16)
         self.dead = False
         self.ooms = oom_kills()
         self.send(wire.JOB, pickle.dumps(job, protocol=5), deadline)
@@ -246,19 +247,20 @@ class Candidate:
         return kind, payload
 
     def _read(self, drain: bool = False) -> None:
+        chunk = self.chunk
         while True:
             try:
-                chunk = self.sock.recv(1 << 20)
+                n = self.sock.recv_into(chunk)
             except BlockingIOError:
                 return
             except OSError:
                 self.dead = True
                 return
-            if not chunk:
+            if not n:
                 self.dead = True
                 return
-            self.buf += chunk
-            if not drain and len(chunk) < 1 << 20:
+            self.buf += memoryview(chunk)[:n]
+            if not drain and n < len(chunk):
                 return
 
     # --- ending ------------------------------------------------------------------------------
