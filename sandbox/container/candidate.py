@@ -136,7 +136,8 @@ def run(ch: _Channel, job: dict) -> None:
     recv, sendall, loads, dumps, head = ch.recv, ch.sock.sendall, pickle.loads, marshal.dumps, wire.FRAME.pack
     while True:
         kind, payload = recv()
-        if kind == wire.INPUT:
+        if kind == wire.INPUT or kind == wire.INPUT_V4:
+            version = 0 if kind == wire.INPUT else 4
             args = loads(payload)
             if walk or not_none:
                 _answer(ch, lambda: fn(*args), not_none, walk)
@@ -147,7 +148,7 @@ def run(ch: _Channel, job: dict) -> None:
                 ch.send(wire.RAISED, _name(e))
                 continue
             try:
-                data = dumps(out, 0)  # exact built-in types only (no buffer objects without numpy & co)
+                data = dumps(out, version)  # exact built-in types only (no buffer objects without numpy & co)
             except ValueError:
                 _answer(ch, lambda: out)  # a Counter, a namedtuple, or not plain data: walk it
                 continue

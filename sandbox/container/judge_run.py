@@ -157,6 +157,10 @@ class TooBig(Exception):
     pass
 
 
+BUFFER_MAX = 64 << 20  # a frame bigger than this is compared as it arrives, never held whole
+SAME, DIFFERENT = object(), object()  # what recv gives for such a frame instead of its payload
+
+
 class Candidate:
     """One candidate process running one sample's program on one phase."""
 
@@ -212,10 +216,16 @@ class Candidate:
                 raise Dead() from None
 
     # --- receiving ---------------------------------------------------------------------------
-    def recv(self, deadline: float, max_len: int) -> tuple[bytes, bytes]:
+    def recv(self, deadline: float, max_len: int, against: bytes | None = None) -> tuple[bytes, object]:
         """The next frame; raises Timeout past `deadline`, Dead if the candidate ended without
-        sending it, TooBig if it announces more than `max_len` bytes."""
+        sending it, TooBig if it announces more than `max_len` bytes. A frame over BUFFER_MAX is
+        compared with `against` while it arrives: its payload is then SAME or DIFFERENT."""
         while True:
+            if len(self.buf) >= 5 and wire.FRAME.unpack_from(self.buf)[1] > len(self.chunk):
+                kind, n = wire.FRAME.unpack_from(self.buf)
+                if n > max_len:
+                    raise TooBig(n)
+                return kind, self._stream(n, against, deadline) if n > BUFFER_MAX else self._collect(n, deadline)
             got = self._frame(max_len)
             if got is not None:
                 return got
@@ -245,6 +255,59 @@ class Candidate:
         payload = bytes(buf[5:5 + n])
         del buf[:5 + n]
         return kind, payload
+
+    def _wait_readable(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Timeout()
+        self.poll.poll(left * 1000 + 1)
+
+    def _collect(self, n: int, deadline: float) -> bytes:
+        """A frame's payload of n bytes (between one chunk and BUFFER_MAX), read in place."""
+        payload = bytearray(n)
+        got = min(n, len(self.buf) - 5)
+        payload[:got] = self.buf[5:5 + got]
+        del self.buf[:5 + got]
+        view = memoryview(payload)
+        while got < n:
+            try:
+                k = self.sock.recv_into(view[got:])
+            except BlockingIOError:
+                self._wait_readable(deadline)
+                continue
+            except OSError:
+                k = 0
+            if not k:
+                self.dead = True
+                raise Dead()
+            got += k
+        return bytes(payload)
+
+    def _stream(self, n: int, against: bytes | None, deadline: float) -> object:
+        """Consume a big frame's payload, comparing it with `against` chunk by chunk."""
+        same = against is not None and len(against) == n
+        del self.buf[:5]
+        at = 0
+        chunk = bytearray(1 << 20)
+        while at < n:
+            if self.buf:
+                piece = bytes(self.buf[:n - at])
+                del self.buf[:len(piece)]
+            else:
+                try:
+                    k = self.sock.recv_into(chunk, min(len(chunk), n - at))
+                except BlockingIOError:
+                    self._wait_readable(deadline)
+                    continue
+                except OSError:
+                    k = 0
+                if not k:
+                    self.dead = True
+                    raise Dead()
+                piece = bytes(chunk[:k])
+            same = same and against[at:at + len(piece)] == piece
+            at += len(piece)
+        return SAME if same else DIFFERENT
 
     def _read(self, drain: bool = False) -> None:
         chunk = self.chunk
