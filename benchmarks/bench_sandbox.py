@@ -42,12 +42,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from evalplus_problems import data_path, load  # noqa: E402
+from evalplus_problems import data_path  # noqa: E402
 from mutants import MUTANTS, mutate  # noqa: E402
 
 TASK_NAMES = {"mbpp": "mbpp+", "humaneval": "humaneval+"}
 ENV_OVERRIDE = {"mbpp": "MBPP_OVERRIDE_PATH", "humaneval": "HUMANEVAL_OVERRIDE_PATH"}
 CORES = os.cpu_count() or 1
+
+
+def load(dataset: str) -> list:
+    """The problems as `nfbench eval` loads them (the production loader)."""
+    from nfbench.harness.registry import get_task
+
+    return get_task(TASK_NAMES[dataset])().problems()
 
 
 def make_samples(dataset: str, suite: str, per_task: int) -> list[dict]:

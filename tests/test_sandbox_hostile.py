@@ -17,7 +17,7 @@ import pytest
 from nfbench.harness.types import Problem
 from nfbench.harness.types import TestSpec as Spec
 from nfbench.sandbox.executor import Sandbox
-from nfbench.sandbox.workers import LABEL, owner_label
+from nfbench.sandbox.containers import LABEL, owner_label
 
 pytestmark = pytest.mark.docker
 
@@ -225,7 +225,7 @@ import sys, time
 from nfbench.harness.types import Problem
 from nfbench.harness.types import TestSpec as Spec
 from nfbench.sandbox.executor import Sandbox
-from nfbench.sandbox.workers import owner_label
+from nfbench.sandbox.containers import owner_label
 p = Problem("t", "", "f", "", Spec(kind="asserts", asserts=["assert f(1) == 1"]))
 with Sandbox(workers=2) as sb:
     sb.start()
