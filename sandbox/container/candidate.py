@@ -22,7 +22,6 @@ import os
 import pickle
 import signal
 import socket
-import sys
 
 import wire
 

@@ -30,8 +30,8 @@ import time
 
 import judge_asserts
 import judge_evalplus
-from judge_run import Zygotes
 from judge_truth import frozen_after, ground_truth
+from judge_zygote import Zygotes
 
 IN_CONTAINER = os.getpid() == 1
 SCRATCH = ["/tmp", "/dev/shm"] if IN_CONTAINER else [os.environ.get("TMPDIR", "")]

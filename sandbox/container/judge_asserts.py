@@ -22,7 +22,8 @@ import sys
 import time
 
 import wire
-from judge_run import Candidate, Dead, Tally, Timeout, TooBig, Zygotes
+from judge_run import Candidate, Dead, Tally, Timeout, TooBig
+from judge_zygote import Zygotes
 
 MAX_OUTPUT = 64 << 20
 SAFE_BUILTINS = {name: getattr(builtins, name) for name in (

@@ -22,8 +22,9 @@ import wire
 from evalplus.eval import is_floats
 from evalplus.eval._special_oracle import (MBPP_OUTPUT_NOT_NONE_TASKS, MBPP_OUTPUT_SET_EQ_TASKS,
                                            _digit_distance_nums, _poly, _surface_Area)
-from judge_run import BUFFER_MAX, DIFFERENT, SAME, Candidate, Dead, Tally, Timeout, TooBig, Zygotes
+from judge_run import BUFFER_MAX, DIFFERENT, SAME, Candidate, Dead, Tally, Timeout, TooBig
 from judge_truth import expected_outputs
+from judge_zygote import Zygotes
 
 MIN_OUTPUT_CAP = 64 << 20  # bytes a candidate may send for one output; more if the expected one is big
 BYTES_PER_SECOND = 25e6  # time allowed on top of a test's limit to encode and send a big output
