@@ -108,10 +108,11 @@ def run_evalplus(dataset: str, samples: Path, cache: Path, parallel: int, isolat
                   for tid, rs in results.items() for i, r in enumerate(rs)}
 
 
-def run_ours(dataset: str, samples: Path, cache: Path, out_dir: Path, workers: int | None) -> tuple[float, dict]:
+def run_ours(dataset: str, samples: Path, cache: Path, out_dir: Path, workers: int | None,
+             exe: str | None = None) -> tuple[float, dict]:
     env = {**os.environ, "NFBENCH_CACHE_DIR": str(cache),
            "NFBENCH_DATA_DIR": os.environ.get("NFBENCH_DATA_DIR") or str(data_path(dataset).parents[1])}
-    cmd = [str(Path(sys.executable).with_name("nfbench")), "eval", "--task", TASK_NAMES[dataset],
+    cmd = [exe or str(Path(sys.executable).with_name("nfbench")), "eval", "--task", TASK_NAMES[dataset],
            "--samples", str(samples), "--out", str(out_dir)] + (["--workers", str(workers)] if workers else [])
     t0 = time.perf_counter()
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -197,7 +198,7 @@ def bench(dataset: str, samples: list[dict], args) -> None:
         work = Path(tmp)
         path = write_samples(work / f"{dataset}-{args.suite}.jsonl", samples)
         ep_cache, our_cache = work / "evalplus-cache", work / "nfbench-cache"
-        rows = []
+        rows, old_rows = [], []
         for temp in ("cold", "warm") if args.warm else ("cold",):
             t_ep, ep, cpu_ep = timed(run_evalplus, dataset, path, ep_cache, args.evalplus_parallel)
             print(f"[{dataset}] evalplus.evaluate ({temp}): {t_ep:.1f} s", flush=True)
@@ -207,6 +208,11 @@ def bench(dataset: str, samples: list[dict], args) -> None:
             if temp == "cold":
                 agree, lines, table = compare(samples, ep, ours)
                 passk = {part: (pass_at_k(ep, part), pass_at_k(ours, part)) for part in ("base", "plus")}
+            if args.old_nfbench:  # another nfbench install (e.g. main's), same samples, same cache state
+                t_old, _, cpu_old = timed(run_ours, dataset, path, work / "old-cache", work / f"old-{temp}",
+                                          args.workers, args.old_nfbench)
+                print(f"[{dataset}] {args.old_nfbench} ({temp}): {t_old:.1f} s", flush=True)
+                old_rows.append((temp, t_old, cpu_old))
     kinds = dict(Counter(s.get("kind", "sample") for s in samples))
     print(f"\n== {TASK_NAMES[dataset]} / {args.suite}: {len(samples)} samples ({kinds}), {CORES} cores, "
           f"evalplus --parallel {args.evalplus_parallel}")
@@ -216,6 +222,8 @@ def bench(dataset: str, samples: list[dict], args) -> None:
     for temp, t_ep, t_ours, floor, cpu_ep, cpu_ours in rows:
         print(f"| {temp} | {t_ep:.1f} | {t_ours:.1f} | {t_ep / t_ours:.2f}x | {floor:.1f} | "
               f"{t_ours / max(floor, 1e-9):.2f}x | {t_ep / max(floor, 1e-9):.2f}x | {cpu_ep}; {cpu_ours} |")
+    for (temp, t_old, cpu_old), row in zip(old_rows, rows):
+        print(f"{args.old_nfbench} ({temp}): {t_old:.1f} s ({row[2] / t_old:.2f}x of its time; CPU {cpu_old})")
     print(f"agreement (base and plus pass/not-pass): {agree}/{len(samples)} = {agree / len(samples):.4f}")
     for part, (e, o) in passk.items():
         print(f"pass@k {part}: evalplus {e}  nfbench {o}  {'identical' if e == o else 'DIFFERENT'}")
@@ -228,7 +236,8 @@ def bench(dataset: str, samples: list[dict], args) -> None:
 
 def attacks(args) -> None:
     """Both evaluators on tests/sandbox_attacks.py (the evalplus-runnable ones), one evalplus run
-    per attack (the attack, then a correct solution of the same problem)."""
+    per attack: the attack, then a correct solution of the same problem (evalplus wants a sample
+    of every problem: the others get an empty program, which fails at once)."""
     from nfbench.harness.registry import get_task
     from nfbench.sandbox.executor import Sandbox
     from sandbox_attacks import ATTACKS, attack_code
@@ -249,9 +258,11 @@ def attacks(args) -> None:
         for n, a in enumerate(targets):
             p = problems[(a.task, a.task_id)]
             dataset = "humaneval" if a.task == "humaneval+" else "mbpp"
+            fillers = [{"task_id": tid, "solution": ""} for task, tid in problems if task == a.task and tid != p.task_id]
             path = write_samples(Path(tmp) / f"attack{n}.jsonl", [{"task_id": p.task_id, "solution": attack_code(a, p)},
-                                                                   {"task_id": p.task_id, "solution": p.canonical_solution}])
-            _, ep = run_evalplus(dataset, path, Path(tmp) / "cache", 1, isolate=True, timeout=args.attack_timeout)
+                                                                   {"task_id": p.task_id, "solution": p.canonical_solution},
+                                                                   *fillers])
+            _, ep = run_evalplus(dataset, path, Path(tmp) / "cache", CORES, isolate=True, timeout=args.attack_timeout)
             e = ep.get((p.task_id, 0), ("hung" if "hung" in ep else "crashed", "", ""))
             control = ep.get((p.task_id, 1), ("-", "-"))
             o = ours[n]
@@ -269,6 +280,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="nfbench sandbox workers (default: CPU count)")
     ap.add_argument("--evalplus-parallel", type=int, default=CORES, help="evalplus workers (default: CPU count)")
     ap.add_argument("--attack-timeout", type=float, default=300.0, help="seconds before an evalplus run counts as hung")
+    ap.add_argument("--old-nfbench", help="another nfbench executable to time on the same samples (e.g. main's)")
     args = ap.parse_args()
     if args.suite == "attacks":
         return attacks(args)
