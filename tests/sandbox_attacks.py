@@ -299,10 +299,10 @@ ATTACKS = [
     Attack("hidden_state", "wrong_after_100_calls", "humaneval+", "HumanEval/139", "CANONICAL+WRAP"),
     # --- the sandbox's own processes ----------------------------------------------------------
     Attack("attack_the_judge", "kill_and_stop_parents", *GCD, _c("""
-        import os, signal
-        for pid, sig in ((1, signal.SIGKILL), (1, signal.SIGSTOP), (os.getppid(), signal.SIGSTOP), (-1, signal.SIGKILL)):
+        import posix, signal  # posix.kill: reliability_guard only disables os.kill
+        for pid, sig in ((1, signal.SIGKILL), (1, signal.SIGSTOP), (posix.getppid(), signal.SIGSTOP), (-1, signal.SIGKILL)):
             try:
-                os.kill(pid, sig)
+                posix.kill(pid, sig)
             except OSError:
                 pass
         def greatest_common_divisor(a, b): return 0
@@ -313,7 +313,7 @@ ATTACKS = [
         for path in ("/proc/1/mem", "/proc/1/environ", "/proc/%d/mem" % os.getppid(), "/proc/1/fd/0"):
             try:
                 fd = os.open(path, os.O_RDONLY); os.read(fd, 1); os.close(fd); READ = True
-            except OSError:
+            except (OSError, TypeError):
                 pass
         libc = ctypes.CDLL(None)
         READ |= libc.ptrace(16, 1, 0, 0) == 0 or libc.ptrace(16, os.getppid(), 0, 0) == 0  # PTRACE_ATTACH

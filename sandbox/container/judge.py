@@ -151,7 +151,11 @@ def handle(msg: dict, problems: dict, zygotes: Zygotes, out) -> dict:
                     result[phase] = {"status": "skipped", "fail_test": None, "seconds": 0.0,
                                      "detail": "not run: the base tests failed"}
                     continue
-                result[phase] = CHECKS[prob["kind"]](prob, code, phase, opts, zygotes)
+                try:
+                    result[phase] = CHECKS[prob["kind"]](prob, code, phase, opts, zygotes)
+                except Exception as e:  # a bug here must cost this sample only
+                    result[phase] = {"status": "error", "fail_test": None, "seconds": 0.0,
+                                     "detail": f"judge: {type(e).__name__}: {e}"[:500]}
                 sweep(zygotes)
             send(out, {"id": msg["id"], "sample": result})
         reply = {}

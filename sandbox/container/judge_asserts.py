@@ -74,7 +74,7 @@ def run(prob: dict, code: str, phase: str, limits: dict, zygotes: Zygotes, budge
         kind, payload = cand.recv(min(end, t0 + limits["load"]), 1 << 16)
         if kind == wire.LOAD_FAILED:
             why = payload[:120].decode(errors="replace")
-            return tally.result("error", f"the program raised {why} before the first test", time.monotonic() - t0)
+            return tally.result("error", f"the program raised {why} before the first test", time.monotonic() - t0), times
         if kind != wire.LOADED:
             return tally.result("fail", "sent something that is not an answer", time.monotonic() - t0), times
         try:
