@@ -197,19 +197,21 @@ def bench(dataset: str, samples: list[dict], args) -> None:
     with tempfile.TemporaryDirectory(prefix="nfbench-bench-") as tmp:
         work = Path(tmp)
         path = write_samples(work / f"{dataset}-{args.suite}.jsonl", samples)
-        ep_cache, our_cache = work / "evalplus-cache", work / "nfbench-cache"
+        caches = args.caches / dataset if args.caches else work  # --caches: kept for a later --warm-only run
+        ep_cache, our_cache = caches / "evalplus-cache", caches / "nfbench-cache"
         rows, old_rows = [], []
-        for temp in ("cold", "warm") if args.warm else ("cold",):
+        temps = ("warm",) if args.warm_only else ("cold", "warm") if args.warm else ("cold",)
+        for temp in temps:
             t_ep, ep, cpu_ep = timed(run_evalplus, dataset, path, ep_cache, args.evalplus_parallel)
             print(f"[{dataset}] evalplus.evaluate ({temp}): {t_ep:.1f} s", flush=True)
             t_ours, ours, cpu_ours = timed(run_ours, dataset, path, our_cache, work / f"run-{temp}", args.workers)
             print(f"[{dataset}] nfbench ({temp}): {t_ours:.1f} s", flush=True)
             rows.append((temp, t_ep, t_ours, floor_seconds(our_cache, dataset, ours, temp == "cold"), cpu_ep, cpu_ours))
-            if temp == "cold":
+            if temp == temps[0]:
                 agree, lines, table = compare(samples, ep, ours)
                 passk = {part: (pass_at_k(ep, part), pass_at_k(ours, part)) for part in ("base", "plus")}
             if args.old_nfbench:  # another nfbench install (e.g. main's), same samples, same cache state
-                t_old, _, cpu_old = timed(run_ours, dataset, path, work / "old-cache", work / f"old-{temp}",
+                t_old, _, cpu_old = timed(run_ours, dataset, path, caches / "old-cache", work / f"old-{temp}",
                                           args.workers, args.old_nfbench)
                 print(f"[{dataset}] {args.old_nfbench} ({temp}): {t_old:.1f} s", flush=True)
                 old_rows.append((temp, t_old, cpu_old))
@@ -277,6 +279,8 @@ def main() -> None:
     ap.add_argument("--per-task", type=int, default=10, help="samples per problem for --suite many")
     ap.add_argument("--samples", type=Path, help="samples file for --suite samples")
     ap.add_argument("--warm", action="store_true", help="run both evaluators again on their warm caches")
+    ap.add_argument("--caches", type=Path, help="keep the caches here (default: a temp dir), for a later --warm-only")
+    ap.add_argument("--warm-only", action="store_true", help="only the warm runs, on the caches of --caches")
     ap.add_argument("--workers", type=int, default=None, help="nfbench sandbox workers (default: CPU count)")
     ap.add_argument("--evalplus-parallel", type=int, default=CORES, help="evalplus workers (default: CPU count)")
     ap.add_argument("--attack-timeout", type=float, default=300.0, help="seconds before an evalplus run counts as hung")
