@@ -16,6 +16,7 @@ in `nfbench ls tasks`.
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass
 
 from nfbench.harness.types import Problem
@@ -152,6 +153,13 @@ class AssertPlan:
 
 
 def plan(problem: Problem) -> AssertPlan:
+    with warnings.catch_warnings():  # datasets' asserts hold regexes like '\d' in plain strings
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return _plan(problem)
+
+
+def _plan(problem: Problem) -> AssertPlan:
     t = problem.tests
     functions = {problem.entry_point} if problem.entry_point else set()
     phases, n_tests, fallback = {}, {}, 0
