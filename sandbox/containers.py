@@ -98,7 +98,7 @@ def remove_stale() -> list[str]:
     return stale
 
 
-def docker_argv(image: str, name: str, limits: Limits) -> list[str]:
+def docker_argv(image: str, name: str, limits: Limits, cpu: int | None = None) -> list[str]:
     mem = f"{limits.memory_mb}m"
     return ["docker", "run", "-i", "--rm", "--name", name,
             "--label", LABEL, "--label", f"nfbench.owner={owner_label()}",
@@ -107,7 +107,7 @@ def docker_argv(image: str, name: str, limits: Limits) -> list[str]:
             "--tmpfs", f"/tmp:rw,nosuid,nodev,size={limits.tmpfs_mb}m,mode=1777",
             "--shm-size", "64m", "--pids-limit", str(limits.pids),
             "--memory", mem, "--memory-swap", mem, "--cpus", str(limits.cpus),
-            "--ulimit", "core=0", "--log-driver", "none",
+            "--ulimit", "core=0", "--log-driver", "none", *(["--cpuset-cpus", str(cpu)] if cpu is not None else []),
             "-e", f"EVALPLUS_MAX_MEMORY_BYTES={limits.child_memory_mb << 20}", image]
 
 
@@ -115,14 +115,14 @@ class WorkerProc:
     """One worker process speaking the job protocol (length-prefixed pickle in, JSON lines out: for
     a check job one line per sample as it finishes, then a line with "done")."""
 
-    def __init__(self, kind: str, image: str | None, limits: Limits):
+    def __init__(self, kind: str, image: str | None, limits: Limits, cpu: int | None = None):
         self.kind, self.limits = kind, limits
         self.name = f"nfbench-sbx-{os.getpid()}-{next(_names)}"
         self.stderr: deque[str] = deque(maxlen=20)
         self._replies: queue.Queue = queue.Queue()
         self._tmp = None
         if kind == "docker":
-            argv, env = docker_argv(image, self.name, limits), None
+            argv, env = docker_argv(image, self.name, limits, cpu), None
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="nfbench-local-")
             argv = [sys.executable, str(JUDGE_PY)]
@@ -132,6 +132,8 @@ class WorkerProc:
                    "EVALPLUS_MAX_MEMORY_BYTES": str(limits.child_memory_mb << 20)}
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env, start_new_session=True)
+        if kind == "local" and cpu is not None:  # (a container is pinned by --cpuset-cpus)
+            os.sched_setaffinity(self.proc.pid, {cpu})
         threading.Thread(target=self._read_replies, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         hello = self._get(limits.start_timeout)
