@@ -96,6 +96,9 @@ class Verdict:
     plus_fail_test: int | None = None
     seconds: float = 0.0
     detail: str = ""  # short reason (exception type, signal, ...) for humans
+    # an assert that could not be parsed ran in the sample's own process, so the sample's code could
+    # have forged this verdict (every other verdict is decided by the judge: sandbox/README.md)
+    self_checked: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
