@@ -93,11 +93,14 @@ def lcb_prompt(question: str, starter_code: str) -> str:
 
 
 def extract_code(raw_output: str) -> str:
-    """LiveCodeBench's answer extraction for chat models (lcb_runner/utils/extraction_utils.py
-    extract_code): the lines between the last two lines that contain a ``` fence, else ""."""
+    """The program in a model's answer, as LiveCodeBench extracts it (lcb_runner/utils/
+    extraction_utils.py extract_code): the lines between the last two lines that contain a ```
+    fence (its rule for chat models); without two fences, the whole answer stripped (its rule for
+    base models, where the chat rule would give ""). No sanitizer: evalplus's drops the top-level
+    statements a stdin program consists of."""
     lines = raw_output.split("\n")
     fences = [i for i, line in enumerate(lines) if "```" in line]
-    return "\n".join(lines[fences[-2] + 1:fences[-1]]) if len(fences) >= 2 else ""
+    return "\n".join(lines[fences[-2] + 1:fences[-1]]) if len(fences) >= 2 else raw_output.strip()
 
 
 # --- the release's compressed tests ---------------------------------------------------------------

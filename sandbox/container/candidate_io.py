@@ -16,10 +16,11 @@ As LiveCodeBench presents a program (lcb_runner/evaluation/testing_util.py at 28
 - functional: the prelude and the program run once; if the text contains "class Solution", ONE
   `Solution()` instance serves every test, else the module-level function is called (lines 192-211,
   240); its prints are dropped;
-- stdin: SystemExit (any code) ends the program normally (lines 173-177); `exit()` works, `quit` is
-  None (as there).
+- stdin: SystemExit (any code) ends the program normally (lines 173-177); `exit()` and `open` work
+  although the sandbox's guard (evalplus's reliability_guard) removes them from builtins; `quit` is
+  None (as under LiveCodeBench's own guard).
 Where LiveCodeBench's stand-ins for stdin/stdout fail correct programs, a candidate gives the real
-thing instead, as a judge's machine would (each a documented difference, see sandbox/README.md):
+thing instead, as a contest judge would (differences from LiveCodeBench, on purpose):
 - stdin is the test's input on file descriptor 0 (a memfd) and `sys.stdin` a real text stream over
   it: iteration, `sys.stdin.buffer.readline()`, `open(0)`, `os.read(0, n)` all read the input
   (LiveCodeBench's MockStdinWithBuffer is not iterable and its `buffer.readline()` repeats the
@@ -56,6 +57,7 @@ MAX_OUTPUT = 64 << 20
 _memfd, _write, _lseek, _dup2, _close = (getattr(os, "memfd_create", None), os.write, os.lseek, os.dup2,
                                          os.close)
 _TextIOWrapper, _BufferedReader, _FileIO, _BytesIO = io.TextIOWrapper, io.BufferedReader, io.FileIO, io.BytesIO
+_open = io.open  # evalplus's guard (applied by the zygote) sets builtins.open to None; LiveCodeBench's keeps it
 _enumerate_threads, _main_thread = threading.enumerate, threading.main_thread
 
 
@@ -94,6 +96,7 @@ def _fresh_namespace(name: str) -> dict:
     ns = {"__name__": name, "__builtins__": builtins}
     exec(PRELUDE, ns)
     ns["exit"] = _exit  # the sandbox's guard sets builtins.exit to None; LiveCodeBench keeps it
+    ns["open"] = _open  # `open(0).read()` reads the input (LiveCodeBench: any open() returns it)
     return ns
 
 

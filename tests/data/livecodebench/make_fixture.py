@@ -1,4 +1,4 @@
-"""Regenerate the LiveCodeBench fixture in this folder:  python tests/data/livecodebench/make_fixture.py
+"""Regenerate the LiveCodeBench fixture in this folder:  python tests/data/livecodebench/make_fixture.py [DIR]
 
 Writes test.jsonl, test2.jsonl ... test6.jsonl (the file names of HF livecodebench/code_generation_lite:
 release_vN reads the first N files) in the release's row format, and solutions.json (per question_id:
@@ -317,17 +317,18 @@ def row(p: dict) -> dict:
     }
 
 
-def main() -> None:
+def main(out: Path = HERE) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         rows = [row(p) for p in PROBLEMS if p["file"] == name]
-        (HERE / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
     solutions = {p["question_id"]: {"reference": p["reference"],
                                     "also_pass": [{"code": c, "why": why} for c, why in p["also_pass"]],
                                     "wrong": [{"code": c, "why": why} for c, why in p["wrong"]]}
                  for p in PROBLEMS}
-    (HERE / "solutions.json").write_text(json.dumps(solutions, indent=1) + "\n")
-    print(f"wrote {len(PROBLEMS)} problems in {len(FILES)} files to {HERE}")
+    (out / "solutions.json").write_text(json.dumps(solutions, indent=1) + "\n")
+    print(f"wrote {len(PROBLEMS)} problems in {len(FILES)} files to {out}")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if sys.argv[1:] else HERE)
