@@ -57,7 +57,7 @@ MAX_OUTPUT = 64 << 20
 _memfd, _write, _lseek, _dup2, _close = (getattr(os, "memfd_create", None), os.write, os.lseek, os.dup2,
                                          os.close)
 _TextIOWrapper, _BufferedReader, _FileIO, _BytesIO = io.TextIOWrapper, io.BufferedReader, io.FileIO, io.BytesIO
-_open = io.open  # evalplus's guard (applied by the zygote) sets builtins.open to None; LiveCodeBench's keeps it
+_open = io.open  # evalplus's guard (applied by the zygote) sets builtins.open to None; LiveCodeBench's does not
 _enumerate_threads, _main_thread = threading.enumerate, threading.main_thread
 
 
@@ -96,7 +96,7 @@ def _fresh_namespace(name: str) -> dict:
     ns = {"__name__": name, "__builtins__": builtins}
     exec(PRELUDE, ns)
     ns["exit"] = _exit  # the sandbox's guard sets builtins.exit to None; LiveCodeBench keeps it
-    ns["open"] = _open  # `open(0).read()` reads the input (LiveCodeBench: any open() returns it)
+    ns["open"] = _open  # as `from builtins import *` binds it there; `open(0)` then reads the input
     return ns
 
 
