@@ -276,7 +276,7 @@ def test_judge_io_decides_through_the_candidate_process():
     (local zygote, no Docker), with candidate.py dispatching kind "io" to candidate_io."""
     sys.path.insert(0, str(CONTAINER))
     import judge_io
-    from judge_run import Zygotes
+    from judge_zygote import Zygotes
 
     zygotes = Zygotes()
     try:

@@ -20,9 +20,13 @@ import time
 
 import io_rules
 import wire
-from judge_run import Candidate, Dead, Tally, Timeout, TooBig, Zygotes
+from judge_run import Candidate, Dead, Tally, Timeout, TooBig
+from judge_zygote import Zygotes
 
-MAX_OUTPUT = 64 << 20  # bytes of stdout (or of an encoded value) a candidate may send for one test
+# bytes one output may take on the wire: judge_run.BUFFER_MAX, above which Candidate.recv streams a
+# frame instead of returning it; a candidate's stdout is capped a little below, for the frame's header
+MAX_OUTPUT = 64 << 20
+STDOUT_CAP = MAX_OUTPUT - (64 << 10)
 
 
 def _prepared(prob: dict) -> dict:
@@ -32,7 +36,6 @@ def _prepared(prob: dict) -> dict:
         prob["prepared"] = {
             "frames": [wire.frame(wire.INPUT, pickle.dumps(args, protocol=5)) for args, _ in tests],
             "expected": [exp for _, exp in tests],
-            "caps": [max(MAX_OUTPUT, 2 * len(t["output"]) + 1024) for t in prob["io_tests"]],
         }
     return prob["prepared"]
 
@@ -53,11 +56,11 @@ def check(prob: dict, code: str, phase: str, opts: dict, zygotes: Zygotes) -> di
         prep = _prepared(prob)
     except ValueError as e:  # a recorded test that is not JSON: no sample can pass
         return Tally(len(prob["io_tests"])).result("error", f"the problem's tests are not valid JSON ({e})", 0.0)
-    frames, expected, caps = prep["frames"], prep["expected"], prep["caps"]
+    frames, expected = prep["frames"], prep["expected"]
     n, tally = len(frames), Tally(len(frames))
     budget = io_rules.sample_budget(n, limit)
     end = t0 + budget
-    job = {"kind": "io", "code": code, "func_name": prob["func_name"], "max_output": MAX_OUTPUT}
+    job = {"kind": "io", "code": code, "func_name": prob["func_name"], "max_output": STDOUT_CAP}
     cand, i, sent = None, -1, t0
     try:
         cand = Candidate(zygotes, job, end)
@@ -70,7 +73,7 @@ def check(prob: dict, code: str, phase: str, opts: dict, zygotes: Zygotes) -> di
         for i in range(n):
             cand.send_frame(frames[i], end)
             sent = time.monotonic()
-            kind, payload = cand.recv(min(end, sent + limit), caps[i])
+            kind, payload = cand.recv(min(end, sent + limit), MAX_OUTPUT)
             if kind != wire.OUTPUT:
                 tally.failed(i)
                 return tally.result("fail", f"test {i}: {_why(kind, payload)}", time.monotonic() - t0)
