@@ -292,3 +292,26 @@ def test_judge_io_decides_through_the_candidate_process():
         assert r["status"] == "timeout" and "limit 0.50 s" in r["detail"]
     finally:
         zygotes.stop()
+
+
+def routes_io() -> bool:
+    judge = CONTAINER / "judge.py"
+    return judge.exists() and "judge_io" in judge.read_text()
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not routes_io(), reason="the sandbox does not route kind='io' to judge_io yet (see judge_io.py)")
+def test_fixture_verdicts_through_the_docker_sandbox():
+    from nfbench.sandbox.executor import Sandbox
+
+    programs = fixture_programs()
+    first = programs[0][0]
+    spin = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: pass\n"
+    jobs = [(p, i, code) for i, (p, _, code, _) in enumerate(programs)] + [(first, len(programs), spin)]
+    with Sandbox() as sb:
+        verdicts = {v.sample_idx: v for v in sb.execute(jobs)}
+    wrong = [(p.task_id, label, verdicts[i]) for i, (p, label, _, ok) in enumerate(programs)
+             if (verdicts[i].base_status == "pass") != ok]
+    assert not wrong
+    slow = verdicts[len(programs)]
+    assert slow.base_status == "timeout" and "limit 6.00 s" in slow.detail and slow.plus_status is None
