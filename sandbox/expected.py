@@ -71,6 +71,8 @@ def problem_key(problem: Problem) -> str:
     content = [CACHE_VERSION, t.kind, problem.task_id, problem.entry_point, problem.canonical_solution]
     if t.kind == "evalplus":
         content += [t.dataset, repr(t.atol), _stable_text(t.base_inputs), _stable_text(t.plus_inputs)]
+    elif t.kind == "io":
+        content += [t.func_name, repr(t.time_limit), t.io_tests]
     else:
         content += [t.setup, t.asserts, t.plus_asserts]
     return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
@@ -80,6 +82,9 @@ def payload(problem: Problem, expected: dict | None, reference: bool = False) ->
     """The problem as the judge sees it (sent once per worker); `reference`: with the canonical
     solution, for the job that times it. Assert tests go as the plan of asserts.py."""
     t = problem.tests
+    if t.kind == "io":  # recorded outputs, no reference: sandbox/container/judge_io.py
+        return {"kind": "io", "func_name": t.func_name, "time_limit": t.time_limit, "io_tests": t.io_tests,
+                "n_tests": {"base": len(t.io_tests), "plus": 0}}
     if t.kind == "asserts":
         plan = assert_plan(problem)
         return {"kind": "asserts", "setup": t.setup, "phases": plan.phases, "n_tests": plan.n_tests,

@@ -23,6 +23,7 @@ import pickle
 import signal
 import socket
 
+import candidate_io
 import wire
 
 _recv_into = socket.socket.recv_into
@@ -119,11 +120,13 @@ def _answer(ch: _Channel, compute, not_none: bool = False, walk: bool = True) ->
 def run(ch: _Channel, job: dict) -> None:
     env: dict = {}
     try:
-        exec(job["code"], env) if job["kind"] == "evalplus" else \
-            exec(compile(job["code"], "<solution>", "exec"), env)
-        if job["kind"] == "evalplus":
+        if job["kind"] == "io":  # LiveCodeBench: the program runs per test, fn(*input) gives its output
+            fn = candidate_io.prepare(job)
+        elif job["kind"] == "evalplus":
+            exec(job["code"], env)
             fn = env[job["entry_point"]]
         else:
+            exec(compile(job["code"], "<solution>", "exec"), env)
             exec(compile(job["setup"], "<setup>", "exec"), env)
     except BaseException as e:
         ch.send(wire.LOAD_FAILED, _name(e))

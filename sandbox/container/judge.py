@@ -30,12 +30,13 @@ import time
 
 import judge_asserts
 import judge_evalplus
+import judge_io
 from judge_truth import frozen_after, ground_truth
 from judge_zygote import Zygotes
 
 IN_CONTAINER = os.getpid() == 1
 SCRATCH = ["/tmp", "/dev/shm"] if IN_CONTAINER else [os.environ.get("TMPDIR", "")]
-CHECKS = {"evalplus": judge_evalplus.check, "asserts": judge_asserts.check}
+CHECKS = {"evalplus": judge_evalplus.check, "asserts": judge_asserts.check, "io": judge_io.check}
 
 
 # --- cleaning up after a sample ---------------------------------------------------------------

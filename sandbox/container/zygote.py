@@ -33,7 +33,7 @@ STATUS = struct.Struct("<ii")  # pid, wait status (-1: unknown)
 PRELOAD = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
            "copy", "operator", "random", "contextlib", "io", "tempfile", "shutil", "subprocess",
            "faulthandler", "platform", "resource", "hashlib", "decimal", "fractions", "statistics",
-           "datetime", "dataclasses")
+           "datetime", "dataclasses", "json")  # json: LiveCodeBench functional tests (candidate_io)
 # numpy and multiprocessing cannot be imported once reliability_guard has run (they call functions
 # it disables), and evalplus's checking processes have both imported already. A zygote with them
 # loaded makes every check ~1 ms slower (a child's exit unmaps numpy's pages), so a second zygote
