@@ -6,6 +6,7 @@ UserErrors and attaches the chosen method's own config dataclass under `method_c
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,8 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         try:
             value = yaml.safe_load(raw) if raw else None
         except yaml.YAMLError:
+            value = raw
+        if isinstance(value, datetime.date):  # YAML reads 2025-02-01 as a date, which configs cannot hold
             value = raw
         node = out
         *parents, leaf = key.split(".")

@@ -7,22 +7,28 @@ from pathlib import Path
 from nfbench.harness.errors import UserError
 from nfbench.harness.registry import METHODS, TASKS, get_task
 from nfbench.harness.store import results_root
+from nfbench.sandbox.asserts import self_checked_tests
 
 
 def list_tasks(data_dir: str | None = None) -> str:
     rows = []
     for name in TASKS.names():
         cls = get_task(name)
+        asserts = ""
         try:
-            splits = cls(Path(data_dir) if data_dir else None).splits()
+            task = cls(Path(data_dir) if data_dir else None)
+            splits = task.local_splits()  # a task too big to fetch for a listing counts what is here
             size = sum(splits.values())
             split_text = ", ".join(f"{k} {v}" for k, v in splits.items())
+            own, total = self_checked_tests([p for split in splits for p in task.problems(split)])
+            if total:  # asserts the judge cannot check apart from the sample (sandbox/asserts.py)
+                asserts = f"\n{'':13s} asserts: {own} of {total} tests run in the sample's own process (not parseable)"
         except UserError as e:
             size, split_text = "?", f"data missing: {e}"
         plus = " (+plus tests)" if cls.has_plus else ""
-        rows.append(f"{name:11s} {size!s:>5} problems  [{split_text}]{plus}\n"
-                    f"{'':11s} {TASKS.entries()[name].summary}\n"
-                    f"{'':11s} source: {cls.source}; licence: {cls.licence}")
+        rows.append(f"{name:13s} {size!s:>5} problems  [{split_text}]{plus}\n"
+                    f"{'':13s} {TASKS.entries()[name].summary}\n"
+                    f"{'':13s} source: {cls.source}; licence: {cls.licence}{asserts}")
     return "\n".join(rows)
 
 

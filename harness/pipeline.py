@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from nfbench.harness import jsonl, store as st
+from nfbench.harness import jsonl, runlock, store as st
 from nfbench.harness.config import RunConfig, TrainConfig, to_dict
 from nfbench.harness.errors import UserError
 from nfbench.harness.manifest import build_manifest, git_info, package_versions
@@ -71,6 +71,7 @@ def all_pairs(problems: list[Problem], n_samples: int) -> set[tuple[str, int]]:
 def open_store(out: str | None, run_id: str, config: dict[str, Any], force: bool) -> st.RunStore:
     """Create the run directory, or resume it if it holds the same config."""
     path = run_path(out, run_id)
+    runlock.hold(path)  # one writer per run directory (a second one exits 2 naming the first)
     store = st.RunStore.create(path, force=force)
     if store.exists(st.MANIFEST):
         old = store.read_json(st.MANIFEST).get("config", {})

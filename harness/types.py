@@ -17,9 +17,15 @@ class TestSpec:
     kind="evalplus": evalplus semantics: call `entry_point` on each of `base_inputs` / `plus_inputs`,
                      compare with the outputs of the task's canonical solution (computed once, cached),
                      with `atol` for floats and evalplus's special oracles for `dataset`.
+    kind="io":       recorded input/output tests, no reference run (LiveCodeBench): `io_tests` are
+                     {"input", "output", "testtype"} strings as the dataset stores them. Without
+                     `func_name` the program reads each input on stdin and its stdout is compared
+                     line by line; with it, `Solution().<func_name>(*args)` gets one JSON argument per
+                     input line and its value is compared with the JSON output. `time_limit` seconds
+                     per test; rules: sandbox/container/io_rules.py.
     """
 
-    kind: Literal["asserts", "evalplus"]
+    kind: Literal["asserts", "evalplus", "io"]
     setup: str = ""
     asserts: list[str] = field(default_factory=list)
     plus_asserts: list[str] = field(default_factory=list)
@@ -27,6 +33,9 @@ class TestSpec:
     plus_inputs: list[Any] = field(default_factory=list)
     atol: float = 0.0
     dataset: str = ""  # "humaneval" | "mbpp" for evalplus; free text otherwise
+    io_tests: list[dict[str, str]] = field(default_factory=list)  # kind="io"
+    func_name: str = ""  # kind="io": the method of `Solution` that functional tests call
+    time_limit: float = 0.0  # kind="io": seconds per test
 
 
 @dataclass
@@ -96,6 +105,9 @@ class Verdict:
     plus_fail_test: int | None = None
     seconds: float = 0.0
     detail: str = ""  # short reason (exception type, signal, ...) for humans
+    # an assert that could not be parsed ran in the sample's own process, so the sample's code could
+    # have forged this verdict (every other verdict is decided by the judge: sandbox/README.md)
+    self_checked: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,7 +4,7 @@ Ground truth: for evalplus problems the expected outputs and reference times; fo
 the reference solution's seconds per assert (the per-assert limits scale with them). Both are
 computed by the canonical solution inside the sandbox (in parallel, once per problem content) and
 cached under ~/.cache/nfbench/expected/ (NFBENCH_CACHE_DIR overrides the root).
-The host never unpickles outputs: they stay compressed pickles that only workers open; the host
+The host never unpickles outputs: they stay compressed pickles that only judges open; the host
 keeps them as bytes next to the reference times, and reads its cache with a data-only unpickler.
 """
 from __future__ import annotations
@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from nfbench.harness.types import Problem
+from nfbench.sandbox.asserts import plan as assert_plan
 
-# Bump when the meaning of a cached entry changes (e.g. a new evalplus or worker semantics).
-CACHE_VERSION = "evalplus-0.3.1-v3"  # v3: recomputed outputs ("R<n>" blobs)
+# Bump when the meaning of a cached entry changes (e.g. a new evalplus or judge semantics).
+# v3: recomputed outputs ("R<n>" blobs); v4: the judge/candidate split (reference times of asserts
+# are measured from the judge's side, as the limits are)
+CACHE_VERSION = "evalplus-0.3.1-v4"
 # Output types seen in HumanEval+/MBPP+ ground truth (Mbpp/88 returns a Counter); no callables
 # beyond the plain types a defaultdict may name as its factory.
 _SAFE = {"builtins": {"set", "frozenset", "complex", "bytearray", "slice", "range", "int", "float",
@@ -68,18 +71,24 @@ def problem_key(problem: Problem) -> str:
     content = [CACHE_VERSION, t.kind, problem.task_id, problem.entry_point, problem.canonical_solution]
     if t.kind == "evalplus":
         content += [t.dataset, repr(t.atol), _stable_text(t.base_inputs), _stable_text(t.plus_inputs)]
+    elif t.kind == "io":
+        content += [t.func_name, repr(t.time_limit), t.io_tests]
     else:
         content += [t.setup, t.asserts, t.plus_asserts]
     return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
 
 
 def payload(problem: Problem, expected: dict | None, reference: bool = False) -> dict:
-    """The problem as the worker sees it (sent once per worker); `reference`: with the canonical
-    solution, for the job that times it (checks of untrusted samples never see it)."""
+    """The problem as the judge sees it (sent once per worker); `reference`: with the canonical
+    solution, for the job that times it. Assert tests go as the plan of asserts.py."""
     t = problem.tests
+    if t.kind == "io":  # recorded outputs, no reference: sandbox/container/judge_io.py
+        return {"kind": "io", "func_name": t.func_name, "time_limit": t.time_limit, "io_tests": t.io_tests,
+                "n_tests": {"base": len(t.io_tests), "plus": 0}}
     if t.kind == "asserts":
-        return {"kind": "asserts", "setup": t.setup, "asserts": list(t.asserts),
-                "plus_asserts": list(t.plus_asserts), **({"canonical": problem.canonical_solution} if reference else {})}
+        plan = assert_plan(problem)
+        return {"kind": "asserts", "setup": t.setup, "phases": plan.phases, "n_tests": plan.n_tests,
+                **({"canonical": problem.canonical_solution} if reference else {})}
     return {"kind": "evalplus", "dataset": t.dataset, "entry_point": problem.entry_point,
             "atol": t.atol, "canonical": problem.canonical_solution,
             # list(): Mbpp/793's plus_input is an empty dict in MBPP+ v0.2.0

@@ -16,14 +16,15 @@ from pathlib import Path
 from nfbench.harness.errors import UserError
 
 HERE = Path(__file__).parent
+CONTEXT = HERE / "container"  # the build context: every file in it is in the image (and its tag)
 REPO = "nfbench-sandbox"
 OFFLINE_BASE = "nfbench-sandbox-base:bookworm"
 REGISTRY_BASE = "python:3.11-slim"
 DEBIAN_PACKAGES = "python3-minimal,python3-numpy,python3-psutil"
 DEBIAN_MIRROR = os.environ.get("NFBENCH_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-# evalplus 0.3.1 files the worker imports: its checker (unsafe_execute, reliability_guard,
-# swallow_io, time_limit), the special oracles and the default limits
-WORKER_FILES = ("worker.py", "worker_checks.py", "worker_child.py", "worker_truth.py")  # copied to /opt/nfbench
+# evalplus 0.3.1 files the image holds (under evalplus/ in the build context): is_floats, the
+# special oracles and the default limits for the judge, reliability_guard and create_tempdir for
+# the candidates
 EVALPLUS_FILES = ["__init__.py", "_version.py", "config.py", "eval/__init__.py", "eval/utils.py",
                   "eval/_special_oracle.py"]
 SETUP_HINT = "run `bash sandbox/setup_engine.sh` (as root) to install and start the Docker engine"
@@ -47,8 +48,9 @@ def _evalplus_dir() -> Path:
 
 
 def _context_files() -> dict[str, bytes]:
-    """Build-context path -> content."""
-    files = {name: (HERE / name).read_bytes() for name in ("Dockerfile", *WORKER_FILES)}
+    """Build-context path -> content: the container/ folder (caches left out) and evalplus's files."""
+    files = {str(p.relative_to(CONTEXT)): p.read_bytes() for p in sorted(CONTEXT.rglob("*"))
+             if p.is_file() and "__pycache__" not in p.parts}
     src = _evalplus_dir()
     for rel in EVALPLUS_FILES:
         files[f"evalplus/{rel}"] = (src / rel).read_bytes() if (src / rel).exists() else b""

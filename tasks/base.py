@@ -26,6 +26,11 @@ class Task(ABC):
     def splits(self) -> dict[str, int]:
         """Split name -> number of problems."""
 
+    def local_splits(self) -> dict[str, int]:
+        """splits() from what is already on disk, never downloading (what `nfbench ls tasks` shows);
+        the same as splits() for tasks whose data is read whole."""
+        return self.splits()
+
     @abstractmethod
     def problems(self, split: str | None = None) -> list[Problem]:
         """The problems of a split (default: `default_split`), in a stable order."""

@@ -57,17 +57,16 @@ class EvalplusTask(Task):
     data_key: str  # key of tasks/data.py FILES
     dataset: str  # evalplus dataset name: "humaneval" | "mbpp"
 
+    @functools.cached_property
     def _rows(self) -> list[dict[str, Any]]:
-        if not hasattr(self, "_cache"):
-            self._cache = read_records(data_file(self.data_key, self.data_dir))
-        return self._cache
+        return read_records(data_file(self.data_key, self.data_dir))
 
     def splits(self) -> dict[str, int]:
-        return {"test": len(self._rows())}
+        return {"test": len(self._rows)}
 
     def problems(self, split: str | None = None) -> list[Problem]:
         self.resolve_split(split)
-        return [evalplus_problem(r, self.dataset) for r in self._rows()]
+        return [evalplus_problem(r, self.dataset) for r in self._rows]
 
     def dataset_info(self) -> dict[str, Any]:
         return file_info(self.data_key, FILES[self.data_key][1], data_file(self.data_key, self.data_dir))

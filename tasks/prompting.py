@@ -20,6 +20,10 @@ def extract_solution(problem: Problem, raw_output: str) -> str:
     the entry point is a completion of the problem's code stub, so the stub is prepended.
     evalplus's sanitizer then keeps imports and what the entry point reaches, dropping tests/prints.
     """
+    if problem.tests.kind == "io":  # LiveCodeBench: whole programs, extracted as LiveCodeBench does
+        from nfbench.tasks.livecodebench import extract_code
+
+        return extract_code(raw_output) + "\n"
     code = _fenced(raw_output, problem.entry_point)
     code = raw_output if code is None else code
     if _defines(problem.prompt, problem.entry_point) and not _defines(code, problem.entry_point, top_level=True):

@@ -2,38 +2,29 @@
 special oracles included; plus the image/engine contract and the local fallback."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from nfbench.harness.errors import UserError
+from nfbench.harness.registry import get_task
 from nfbench.harness.types import Problem
 from nfbench.harness.types import TestSpec as Spec
 from nfbench.sandbox import executor
 from nfbench.sandbox import image as sbimage
 from nfbench.sandbox.expected import safe_loads
 from nfbench.sandbox.executor import Sandbox
+import mutants  # tests/mutants.py (also used by bench/bench_sandbox.py)
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 # set equality, output-not-None, atol/floats, find_zero's polynomial oracle, plain outputs
 MBPP_IDS = ["Mbpp/2", "Mbpp/7", "Mbpp/17", "Mbpp/103", "Mbpp/581", "Mbpp/558", "Mbpp/786"]
 HUMANEVAL_IDS = ["HumanEval/32", "HumanEval/2", "HumanEval/0", "HumanEval/13"]
 KINDS = ["canonical", "wrong_operator", "off_by_one", "exception", "returns_none", "syntax_error"]
 
 
-def _import(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _problems(dataset: str, ids: list[str]) -> list[Problem]:
-    by_id = {p.task_id: p for p in _import("evalplus_problems").load(dataset)}
+    """The problems as `nfbench eval` loads them (the production loader)."""
+    by_id = {p.task_id: p for p in get_task(f"{dataset}+")().problems()}
     return [by_id[i] for i in ids]
 
 
@@ -63,7 +54,6 @@ def sandbox_image() -> str:
 @pytest.mark.docker
 def test_verdicts_match_evalplus(sandbox_image, tmp_path, monkeypatch):
     monkeypatch.setenv("NFBENCH_CACHE_DIR", str(tmp_path))  # cold ground-truth cache
-    mutants = _import("mutants")
     jobs, reference = [], {}
     for dataset, ids in (("mbpp", MBPP_IDS), ("humaneval", HUMANEVAL_IDS)):
         for p in _problems(dataset, ids):
@@ -102,16 +92,17 @@ def test_verdicts_match_evalplus(sandbox_image, tmp_path, monkeypatch):
                for spans in safe_loads(f.read_bytes()).get("blobs", {}).values() for _, blob in spans
                if blob[:1] == b"R"]
     assert markers  # the recomputation was really exercised (Mbpp/2, Mbpp/7)
-    # workers that start afresh after every job (what a worker grown by a big problem does): the
-    # payloads are sent again and the verdicts are unchanged
+    # plus tests skipped after a failed base (the documented non-exact choice): base verdicts, and
+    # the plus verdicts of samples whose base passed, are unchanged; the traced jobs carry batches
     trace = tmp_path / "trace.jsonl"
     monkeypatch.setattr(executor, "TRACE", str(trace))
-    with Sandbox(workers=2, restart_mb=-1) as sb:
-        fresh = {(v.task_id, v.sample_idx): v for v in sb.execute(jobs)}
-    assert {k: [getattr(v, f) for f in fields] for k, v in fresh.items()} == \
-        {k: [getattr(v, f) for f in fields] for k, v in got.items()}
-    rows = [json.loads(line) for line in trace.read_text().splitlines()]
-    assert len(rows) > len(jobs) and all(r["restarted"] for r in rows)
+    with Sandbox(workers=2, plus_after_base_fail=False) as sb:
+        quick = {(v.task_id, v.sample_idx): v for v in sb.execute(jobs)}
+    for k, v in got.items():
+        assert quick[k].base_status == v.base_status and quick[k].base_fail_test == v.base_fail_test, k
+        assert quick[k].plus_status == (v.plus_status if v.base_status == "pass" else "skipped"), k
+    rows = [r for r in map(json.loads, trace.read_text().splitlines()) if r["op"] == "check"]
+    assert sum(r["samples"] for r in rows) == len(jobs) and len(rows) < len(jobs)
 
 
 @pytest.mark.docker
@@ -185,9 +176,9 @@ def test_local_fallback_warns_and_judges(capfd):
                 Spec(kind="asserts", asserts=["assert f(2) == 4"], plus_asserts=["assert f(-3) == 9"]))
     jobs = [(p, 0, p.canonical_solution), (p, 1, "def f(x): return x * abs(x)"),
             (p, 2, "def f(x):\n    while True: pass")]
-    with Sandbox("local", workers=1, assert_time_limit=1.0, restart_mb=-1) as sb:  # restarts after each job
+    with Sandbox("local", workers=1, assert_time_limit=1.0) as sb:
         got = {v.sample_idx: v for v in sb.execute(jobs)}
     assert "NOT a sandbox" in capfd.readouterr().err
     assert (got[0].base_status, got[0].plus_status) == ("pass", "pass")
     assert (got[1].base_status, got[1].plus_status) == ("pass", "fail")
-    assert got[2].base_status == "timeout" and "test exceeded its time limit" in got[2].detail  # the flag, not a kill
+    assert got[2].base_status == "timeout" and "test 0: killed at 1." in got[2].detail and "limit 1.00 s" in got[2].detail

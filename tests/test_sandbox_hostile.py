@@ -17,7 +17,7 @@ import pytest
 from nfbench.harness.types import Problem
 from nfbench.harness.types import TestSpec as Spec
 from nfbench.sandbox.executor import Sandbox
-from nfbench.sandbox.workers import LABEL, owner_label
+from nfbench.sandbox.containers import LABEL, owner_label
 
 pytestmark = pytest.mark.docker
 
@@ -129,7 +129,14 @@ ATTACKS = {
 # Run on one worker in this order: the probes check that the attack just before left nothing behind.
 PROBE_CLEAN = breach_if("CLEAN", """
     import os, shutil
-    others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (os.getpid(), os.getppid(), 1)]
+    def running(p):  # a zombie is not running; the zygotes are the sandbox's own
+        try:
+            state = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()[0]
+            return state not in "ZX" and b"zygote.py" not in open("/proc/%s/cmdline" % p, "rb").read()
+        except OSError:
+            return False
+    others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (os.getpid(), os.getppid(), 1)
+              and running(p)]
     CLEAN = not others and len(os.listdir("/tmp")) <= 1 and shutil.disk_usage("/tmp").free > (16 << 20)
     """)
 DETACHED = textwrap.dedent("""
@@ -218,7 +225,7 @@ import sys, time
 from nfbench.harness.types import Problem
 from nfbench.harness.types import TestSpec as Spec
 from nfbench.sandbox.executor import Sandbox
-from nfbench.sandbox.workers import owner_label
+from nfbench.sandbox.containers import owner_label
 p = Problem("t", "", "f", "", Spec(kind="asserts", asserts=["assert f(1) == 1"]))
 with Sandbox(workers=2) as sb:
     sb.start()

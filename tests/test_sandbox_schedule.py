@@ -1,18 +1,19 @@
-"""Cutting slow phases into chunks and merging chunk results back into one evalplus verdict; the
-ground-truth cache's data-only unpickler and keys."""
+"""Cutting work into jobs (ground-truth ranges, batches of samples), how the judge tallies a phase
+as evalplus does, the ground-truth cache's data-only unpickler and keys."""
 from __future__ import annotations
 
 import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from nfbench.harness.types import Problem
 from nfbench.harness.types import TestSpec as Spec
 from nfbench.sandbox.expected import SafeUnpickler, problem_key, safe_loads
-from nfbench.sandbox.schedule import GroundTruth, Pending, chunks, split
+from nfbench.sandbox.schedule import GroundTruth, batches, split
 
 
 def test_split_covers_the_range_without_overlap():
@@ -21,32 +22,42 @@ def test_split_covers_the_range_without_overlap():
     assert split(4, 5, 1) == [(4, 5)]
 
 
-def test_chunks_follow_ground_truth_time():
-    assert chunks([0.01] * 50) == [(0, 50)]  # the usual case: one job per phase
-    assert chunks([1.5, 1.5, 0.1, 3.0, 0.2]) == [(0, 1), (1, 3), (3, 4), (4, 5)]
-    assert chunks([]) == [(0, 0)]
+def test_batches_hold_about_a_second_of_tests_and_keep_sample_order():
+    samples = [(i, f"code{i}") for i in range(40)]
+    assert batches(samples, 0.001) == [samples[:16], samples[16:32], samples[32:]]  # at most 16
+    assert batches(samples[:5], 0.3) == [samples[:3], samples[3:5]]  # ~1 s each
+    assert batches(samples[:3], 20.0) == [[s] for s in samples[:3]]  # a slow problem: one sample each
+    assert batches([], 1.0) == []
+    assert sum(batches(samples, 0.05), []) == samples
 
 
-def _r(status, fail=None, seconds=1.0, detail=""):
-    return {"status": status, "fail_test": fail, "seconds": seconds, "detail": detail}
+def _tally():
+    sys.path.insert(0, str(Path(__file__).parents[1] / "sandbox" / "container"))
+    from judge_run import Tally
+
+    return Tally
 
 
-def test_merge_takes_the_first_failing_chunk_in_test_order():
-    p = Pending({"base": 1, "plus": 3}, {"base": 10.0, "plus": 10.0})
-    assert not p.add("plus", 20, _r("timeout", 0))  # arrives first, but comes later in test order
-    assert not p.add("plus", 0, _r("pass"))
-    assert not p.add("plus", 10, _r("fail", 4))
-    assert p.add("base", 0, _r("pass"))
-    assert p.phase("plus")["status"] == "fail" and p.phase("plus")["fail_test"] == 14
-    assert p.phase("base")["status"] == "pass"
-
-
-def test_merge_applies_evalplus_phase_timeout_to_the_chunks_sum():
-    p = Pending({"base": 2}, {"base": 5.0})
-    p.add("base", 0, _r("pass", seconds=3.0))
-    p.add("base", 7, _r("pass", seconds=3.0))
-    assert p.phase("base")["status"] == "timeout"
-    assert p.phase("plus") is None
+def test_tally_reports_first_failing_test_and_status_as_evalplus():
+    Tally = _tally()
+    t = Tally(3)
+    t.passed(0), t.passed(1), t.passed(2)
+    t.success = True
+    assert t.result(None, "", 0.5) == {"status": "pass", "fail_test": None, "detail": "", "seconds": 0.5}
+    t = Tally(3)
+    t.passed(0), t.failed(1)
+    assert t.result("fail", "test 1: wrong output", 0.1)["fail_test"] == 1
+    t = Tally(3)  # died before reporting anything: evalplus's min(progress, n - 1)
+    assert t.result("error", "the process ended", 0.1)["fail_test"] == 0
+    t = Tally(4)  # HumanEval/32: the oracle `continue`s before counting, so nothing is counted
+    t.success = True
+    r = t.result(None, "", 0.1)
+    assert r["status"] == "fail" and r["fail_test"] == 0 and "counted" in r["detail"]
+    t = Tally(2)
+    t.self_checked = True
+    t.passed(0), t.passed(1)
+    t.success = True
+    assert t.result(None, "", 0.0)["self_checked"] is True
 
 
 def test_ground_truth_fills_in_out_of_order():
@@ -114,24 +125,3 @@ def test_problem_key_is_the_same_in_every_process_and_sees_types():
         return problem_key(Problem("t/1", "", "f", "def f(*a): pass", Spec(kind="evalplus", base_inputs=inputs)))
 
     assert key([[(1, 2)]]) != key([[[1, 2]]]) and key([[1]]) != key([[1.0]]) and key([[{1}]]) != key([[frozenset({1})]])
-
-
-def test_a_worker_restarts_once_its_wasted_memory_costs_more_than_a_restart(monkeypatch):
-    """worker.Memory: memory grown during a job belongs to its payload until that is evicted; what
-    remains is waste, worth a restart when the checks still to come would pay more for it in forks."""
-    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parents[1] / "sandbox"))
-    import worker
-
-    def job(key, forks_left, evict=(), restart_mb=64):
-        return {"op": "check", "key": key, "evict": list(evict),
-                "opts": {"restart_mb": restart_mb, "forks_left": forks_left}}
-
-    mem = worker.Memory()
-    mem.base = 40
-    assert not mem.account(job("a", 1000), 40, 140)  # 100 MB held by payload "a": not waste
-    assert not mem.account(job("b", 1000, evict=["a"]), 140, 40)  # "a" evicted and its memory returned
-    assert not mem.account(job("c", 1000, evict=["b"]), 40, 70)  # "c" holds 30 MB
-    assert not mem.account(job("d", 10, evict=["c"]), 70, 70)  # ... kept after its eviction: 10 checks left
-    assert mem.account(job("d", 1000), 70, 70)  # the same waste with 1000 checks left
-    assert mem.account(job("e", 0, evict=["d"], restart_mb=20), 70, 70)  # past restart_mb: always
-    assert mem.account(job("f", 0, restart_mb=-1), 40, 40)  # -1: after every job (the tests' setting)

@@ -86,7 +86,7 @@ def test_mbpp_plus_inputs_match_evalplus_without_importing_datasets():
     finally:
         sys.modules["evalplus.data.mbpp"] = module
     assert fn is not theirs
-    for row in get_task("mbpp+")()._rows():
+    for row in get_task("mbpp+")()._rows:
         for key in ("base_input", "plus_input"):
             assert repr(fn(row["task_id"], row[key])) == repr(theirs(row["task_id"], row[key])), row["task_id"]
 

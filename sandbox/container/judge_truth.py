@@ -1,6 +1,9 @@
-"""Ground truth inside the sandbox worker: expected outputs and reference times of an evalplus
-problem, computed by its canonical solution as evalplus's `trusted_exec` does, and the expected
-outputs a check reads (unpacked on first use, or recomputed when too big to ship).
+"""Ground truth in the judge: expected outputs and reference times of an evalplus problem, computed
+by its canonical solution as evalplus's `trusted_exec` does, and the expected outputs the judge
+compares with (unpacked on first use, or recomputed here when too big to ship).
+
+Canonical solutions are trusted code, like the dataset: they run in the judge process itself (as
+trusted_exec runs in evalplus's own process). Samples never do.
 
 Standard library + numpy + the shipped evalplus files only: this file runs in the image.
 """
@@ -22,10 +25,8 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
     phase, deepcopy each input, time each call), stopping after `gt_budget` seconds so that the host
     can spread a slow problem over several workers.
 
-    Canonical solutions are trusted: like trusted_exec in evalplus's own process, this runs in the
-    worker itself, not in a child (~5 ms less per problem). The deepcopy keeps the worker's inputs
-    intact; a worker left big by the outputs restarts (worker.Memory); one that hangs is replaced
-    by the host's watchdog."""
+    The deepcopy keeps the judge's inputs intact; a canonical solution that hangs is stopped by
+    the host's watchdog (the container is replaced)."""
     spans = [(p, 0, len(prob[f"{p}_inputs"])) for p in ("base", "plus")] if phase == "all" else [(phase, lo, hi)]
     not_none = prob["dataset"] == "mbpp" and prob["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS
     try:
@@ -48,21 +49,21 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
                 outputs = [o is not None for o in outputs]
             all_times[phase] = times
             if _too_big(outputs, opts["recompute_len"]):
-                blobs.append(b"R%d" % len(outputs))  # each check recomputes them (Mbpp/255: ~8 s less)
+                blobs.append(b"R%d" % len(outputs))  # each judge recomputes them (Mbpp/255: ~8 s less)
             else:
                 blobs.append(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
             del outputs
     except BaseException as e:  # the canonical solution itself failed
         return {"error": f"{type(e).__name__}: {e}"[:500]}
     # The outputs go back as opaque compressed pickles (one per phase, their byte sizes in
-    # `gt_sizes`) that only workers ever open (the host keeps and forwards them): Mbpp/255's outputs
+    # `gt_sizes`) that only judges ever open (the host keeps and forwards them): Mbpp/255's outputs
     # pickle to 780 MB, a container's stdout runs at ~25 MB/s through the Docker daemon, and
     # re-pickling that on the host would take a minute.
     return {"times": all_times, "gt_sizes": [len(b) for b in blobs], "gt_bytes": b"".join(blobs)}
 
 
 class _Recompute:
-    """Stands for an expected output that the checking child computes itself."""
+    """Stands for an expected output the judge computes itself (it was too big to ship)."""
 
 
 RECOMPUTE = _Recompute()
@@ -70,8 +71,8 @@ RECOMPUTE = _Recompute()
 
 def _too_big(outputs: list, huge: int) -> bool:
     """Outputs whose pickling, shipping and unpickling would cost more than computing them again
-    in each check: a container of >= `huge` items (Mbpp/255: 1.7M tuples, 780 MB pickled), and no
-    floats (the atol switch of later chunks reads the earlier outputs without unpacking them)."""
+    in each judge that needs them: a container of >= `huge` items (Mbpp/255: 1.7M tuples, 780 MB
+    pickled), and no floats."""
     return any(isinstance(o, (list, tuple, dict, set, frozenset)) and len(o) >= huge for o in outputs) \
         and not any(is_floats(o) for o in outputs)
 
@@ -82,23 +83,32 @@ def _unpack(blob: bytes) -> list:
 
 def expected_outputs(prob: dict, phase: str) -> list:
     """A phase's expected outputs, unpacked on first use: {phase: [(lo, blob), ...]} -> one list.
-    Only the phase a job checks is unpacked (Mbpp/255's plus outputs take ~5 s and 1.3 GB)."""
+    Only the phase a check needs is unpacked (Mbpp/255's plus outputs take ~5 s and 1.3 GB); what
+    was too big to ship is recomputed here by the canonical solution, as trusted_exec does (fresh
+    exec, deepcopied input)."""
     exp = prob["expected"]
     if phase not in exp:
         with frozen_after():
-            exp[phase] = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in _unpack(blob)]
+            outputs = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in _unpack(blob)]
+            todo = [i for i, o in enumerate(outputs) if o is RECOMPUTE]
+            if todo:
+                env: dict = {}
+                exec(prob["canonical"], env)
+                fn = env[prob["entry_point"]]
+                for i in todo:
+                    outputs[i] = fn(*deepcopy(prob[f"{phase}_inputs"][i]))
+            exp[phase] = outputs
     return exp[phase]
 
 
 class frozen_after:
-    """Unpickle big data with the cyclic GC off (it would rescan the growing heap again and again),
-    then freeze the heap: GC in the worker and in its forked children (which would otherwise touch,
-    and so copy, every inherited page) skips it. Freed data is still freed by reference counting."""
+    """Build big data with the cyclic GC off (it would rescan the growing heap again and again),
+    then freeze it out of later GC passes. Freed data is still freed by reference counting."""
 
     def __enter__(self):
         gc.disable()
 
     def __exit__(self, *exc):
-        gc.collect(1)  # young cycles only: cheap, and nothing but the worker's own garbage
+        gc.collect(1)  # young cycles only: cheap, and nothing but the judge's own garbage
         gc.freeze()
         gc.enable()

@@ -1,4 +1,5 @@
-"""Worker processes the host talks to: long-lived locked-down containers, or local subprocesses.
+"""The host's side of the sandbox workers: long-lived locked-down containers (each running the judge,
+container/judge.py, as PID 1), or local subprocesses running the same judge.
 
 Every container carries the label `nfbench.sandbox` and `nfbench.owner=<host>:<pid>:<start>`, so
 containers left by a harness that was killed are found and removed when the next one starts.
@@ -18,12 +19,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
 LABEL = "nfbench.sandbox"
-WORKER_PY = Path(__file__).with_name("worker.py")
+JUDGE_PY = Path(__file__).with_name("container") / "judge.py"
 _names = itertools.count()
 KEEP = 16  # problem payloads a worker keeps between jobs
 
@@ -44,22 +46,26 @@ class Limits:
     assert_time_limit: float = 3.0  # per assert statement for kind="asserts"
     gt_timeout: float = 600.0  # computing one problem's expected outputs
     gt_budget: float = 2.0  # a ground-truth job hands back the rest of its tests after this long
-    recompute_len: int = 200_000  # expected outputs with a container this long are recomputed per check
-    restart_mb: int = 64  # a worker wasting this much memory starts afresh (sooner if it pays off: worker.Memory)
+    recompute_len: int = 200_000  # expected outputs with a container this long are recomputed by each judge
+    # evalplus-exact (True): the plus tests run even for a sample whose base tests failed, so that
+    # its plus_status is what evalplus reports; False skips them (plus_status "skipped"): pass@k
+    # is the same either way (a plus pass needs a base pass), a run with many wrong samples is faster
+    plus_after_base_fail: bool = True
     start_timeout: float = 60.0
 
     def opts(self) -> dict:
         return {k: getattr(self, k) for k in ("min_time_limit", "gt_time_limit_factor",
                                               "timeout_per_task", "assert_time_limit", "gt_timeout", "gt_budget",
-                                              "recompute_len", "restart_mb")}
+                                              "recompute_len", "plus_after_base_fail")}
 
 
 class WorkerLost(Exception):
     """The worker died or stopped answering; `status` is the verdict for its in-flight job."""
 
-    def __init__(self, status: str, detail: str):
+    def __init__(self, status: str, detail: str, partial: list | None = None):
         super().__init__(detail)
         self.status, self.detail = status, detail
+        self.partial = partial or []  # results the job sent before the worker was lost
 
 
 def _start_time(pid: int) -> str | None:
@@ -92,7 +98,7 @@ def remove_stale() -> list[str]:
     return stale
 
 
-def docker_argv(image: str, name: str, limits: Limits) -> list[str]:
+def docker_argv(image: str, name: str, limits: Limits, cpu: int | None = None) -> list[str]:
     mem = f"{limits.memory_mb}m"
     return ["docker", "run", "-i", "--rm", "--name", name,
             "--label", LABEL, "--label", f"nfbench.owner={owner_label()}",
@@ -101,29 +107,33 @@ def docker_argv(image: str, name: str, limits: Limits) -> list[str]:
             "--tmpfs", f"/tmp:rw,nosuid,nodev,size={limits.tmpfs_mb}m,mode=1777",
             "--shm-size", "64m", "--pids-limit", str(limits.pids),
             "--memory", mem, "--memory-swap", mem, "--cpus", str(limits.cpus),
-            "--ulimit", "core=0", "--log-driver", "none",
+            "--ulimit", "core=0", "--log-driver", "none", *(["--cpuset-cpus", str(cpu)] if cpu is not None else []),
             "-e", f"EVALPLUS_MAX_MEMORY_BYTES={limits.child_memory_mb << 20}", image]
 
 
 class WorkerProc:
-    """One worker process speaking the job protocol (length-prefixed pickle in, JSON lines out)."""
+    """One worker process speaking the job protocol (length-prefixed pickle in, JSON lines out: for
+    a check job one line per sample as it finishes, then a line with "done")."""
 
-    def __init__(self, kind: str, image: str | None, limits: Limits):
+    def __init__(self, kind: str, image: str | None, limits: Limits, cpu: int | None = None):
         self.kind, self.limits = kind, limits
         self.name = f"nfbench-sbx-{os.getpid()}-{next(_names)}"
         self.stderr: deque[str] = deque(maxlen=20)
         self._replies: queue.Queue = queue.Queue()
         self._tmp = None
         if kind == "docker":
-            argv, env = docker_argv(image, self.name, limits), None
+            argv, env = docker_argv(image, self.name, limits, cpu), None
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="nfbench-local-")
-            argv = [sys.executable, str(WORKER_PY)]
+            argv = [sys.executable, str(JUDGE_PY)]
             env = {"PATH": os.environ.get("PATH", ""), "TMPDIR": self._tmp.name, "HOME": self._tmp.name,
+                   "PYTHONPATH": str(JUDGE_PY.parent),
                    "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                    "EVALPLUS_MAX_MEMORY_BYTES": str(limits.child_memory_mb << 20)}
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env, start_new_session=True)
+        if kind == "local" and cpu is not None:  # (a container is pinned by --cpuset-cpus)
+            os.sched_setaffinity(self.proc.pid, {cpu})
         threading.Thread(target=self._read_replies, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         hello = self._get(limits.start_timeout)
@@ -171,6 +181,9 @@ class WorkerProc:
             return None
 
     def call(self, msg: dict, timeout: float) -> dict:
+        """Send one job and wait for its reply; a check job's per-sample lines are collected in
+        reply["samples"]. Raises WorkerLost (with the samples that did finish) if the worker dies
+        or `timeout` passes."""
         body = pickle.dumps(msg, protocol=5)
         self.busy = True
         try:
@@ -178,16 +191,22 @@ class WorkerProc:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._lost() from None
-        reply = self._get(timeout)
-        self.busy = False
-        if reply is None:
-            raise self._lost(timed_out=self.proc.poll() is None)
-        if reply.get("id") != msg["id"]:
-            self.kill()
-            raise WorkerLost("crashed", "worker answered out of turn")
-        if reply.get("restarted"):  # it started afresh (see worker.Memory) and holds no payload
-            self.known.clear()
-        return reply
+        deadline, samples = time.monotonic() + timeout, []
+        while True:
+            reply = self._get(max(0.0, deadline - time.monotonic()))
+            if reply is None:
+                lost = self._lost(timed_out=self.proc.poll() is None)
+                lost.partial = samples
+                raise lost
+            if reply.get("id") != msg["id"]:
+                self.kill()
+                raise WorkerLost("crashed", "worker answered out of turn", samples)
+            if "sample" in reply:
+                samples.append(reply["sample"])
+                continue
+            self.busy = False
+            reply["samples"] = samples
+            return reply
 
     def _lost(self, timed_out: bool = False) -> WorkerLost:
         oom = False
