@@ -42,6 +42,8 @@ class Engine:
     workers: int | None = None  # None: the engine's CPU count
     cpus: list[int] | None = None  # CPUs (of the engine's machine) its workers are pinned to
     ncpu: int = 0
+    jobs: int = 0  # jobs its workers answered (this process)
+    lost_jobs: int = 0  # jobs in flight when it went away (requeued)
     _alive: tuple[float, bool] = field(default=(0.0, True), repr=False)
     _probe: threading.Lock = field(default_factory=threading.Lock, repr=False)
     down_since: float | None = field(default=None, repr=False)
@@ -85,8 +87,8 @@ class Engine:
                 self._alive = (time.monotonic(), ok)
                 if not ok and self.down_since is None:
                     self.down_since = time.time()
-                    print(f"sandbox: engine {self.label} stopped answering; its jobs go to the other "
-                          "engines, and its workers come back when it does", file=sys.stderr, flush=True)
+                    print(f"sandbox: engine {self.label} stopped answering; its jobs go to the engines "
+                          "that answer (or wait for it), and its workers come back when it does", file=sys.stderr, flush=True)
                 elif ok and self.down_since is not None:
                     print(f"sandbox: engine {self.label} is back after {time.time() - self.down_since:.0f} s",
                           file=sys.stderr, flush=True)

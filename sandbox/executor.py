@@ -355,6 +355,8 @@ class Sandbox:
                 reply = {"lost": e.status, "detail": e.detail, "samples": e.partial}
                 if worker.engine_lost():  # its jobs are requeued; this slot waits for the engine
                     reply["engine_lost"] = engine.label
+                    with self._lock:
+                        engine.lost_jobs += 1
                     self._pool[slot] = None
                     results.put((job, reply))
                     if not self._wait_for(engine, stop):
@@ -362,6 +364,9 @@ class Sandbox:
                     continue
                 if slot < len(self._pool):
                     self._pool[slot] = self._spawn_quietly(slot)
+            else:
+                with self._lock:
+                    engine.jobs += 1
             if TRACE:  # where the time goes: NFBENCH_SANDBOX_TRACE=file.jsonl
                 self._trace(slot, job, t0, reply, len(msg.get("problem", b"")))
             results.put((job, reply))

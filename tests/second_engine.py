@@ -115,6 +115,9 @@ class SecondEngine:
                         os.kill(int(proc.name), signal.SIGKILL)
                 except OSError:
                     pass
+        # a killed containerd can linger as a zombie (whoever reaps orphans here may be slow), and
+        # dockerd would wait for it as if it were running
+        (self.root / "exec" / "containerd" / "containerd.pid").unlink(missing_ok=True)
 
     # --- inspection ------------------------------------------------------------------------------
     def docker(self, *args: str) -> subprocess.CompletedProcess:
