@@ -202,6 +202,34 @@ class _Thread(threading.Thread):
         return self._out
 
 
+def wait_until_up(engine: Engine, stop: threading.Event, closed: threading.Event, resend_image: bool) -> bool:
+    """Block until `engine` answers again (True) or `stop`/`closed` is set (False); an engine that
+    comes back empty (a new machine behind the same address) gets the image again."""
+    from nfbench.sandbox.image import image_tag
+
+    while not stop.is_set() and not closed.is_set():
+        if engine.alive(max_age=2.0):
+            if resend_image:
+                try:
+                    distribute([engine], image_tag(), Engine())
+                except UserError as e:
+                    print(f"sandbox: {e}", file=sys.stderr)
+            return True
+        stop.wait(2.0)
+    return False
+
+
+def check_answering(engines: list[Engine], wait_s: float) -> None:
+    """Raise (one line) when no engine of the pool has answered for `wait_s` seconds."""
+    engines = list({id(e): e for e in engines}.values())
+    down = [e.down_since for e in engines]
+    if down and all(d is not None for d in down) and time.time() - max(down) > wait_s:
+        raise UserError(f"no sandbox engine has answered for {time.time() - max(down):.0f} s "
+                        f"({', '.join(e.label for e in engines)})",
+                        "start the engine(s) again and re-run the same command: the run resumes, "
+                        "keeping every verdict already recorded")
+
+
 def lost_daemon(stderr_lines: list[str]) -> bool:
     """Did the docker client say it lost the daemon (rather than its container dying)?"""
     text = " ".join(stderr_lines).lower()

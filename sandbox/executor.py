@@ -380,28 +380,11 @@ class Sandbox:
 
     def _wait_for(self, engine: sandbox_engines.Engine, stop: threading.Event) -> bool:
         """Wait until `engine` answers again (True), or the run ends (False)."""
-        while not stop.is_set() and not self._closed.is_set():
-            if engine.alive(max_age=2.0):
-                if self.engines:  # it may come back empty (a new machine behind the same address)
-                    try:
-                        sandbox_engines.distribute([engine], sandbox_image.image_tag(), sandbox_engines.Engine())
-                    except UserError as e:
-                        print(f"sandbox: {e}", file=sys.stderr)
-                return True
-            stop.wait(2.0)
-        return False
+        return sandbox_engines.wait_until_up(engine, stop, self._closed, resend_image=bool(self.engines))
 
     def _check_engines(self) -> None:
-        """Stop the run (one line) when no engine has answered for `engine_wait` seconds."""
-        engines = {id(e): e for e, _ in self._slots}.values()
-        down = [e.down_since for e in engines]
-        if self.kind == "docker" and down and all(d is not None for d in down):
-            waited = time.time() - max(down)
-            if waited > self.limits.engine_wait:
-                raise UserError(f"no sandbox engine has answered for {waited:.0f} s "
-                                f"({', '.join(e.label for e in engines)})",
-                                "start the engine(s) again and re-run the same command: the run resumes, "
-                                "keeping every verdict already recorded")
+        if self.kind == "docker":
+            sandbox_engines.check_answering([e for e, _ in self._slots], self.limits.engine_wait)
 
     def _trace(self, slot: int, job: tuple, t0: float, reply: dict, sent: int) -> None:
         op, key, arg = job
