@@ -75,7 +75,8 @@ class Sandbox:
             # once per test, and on a shared busy core the wake-up waits (~38 us a test instead of ~11)
             cpus = sandbox_engines.default_cpus()
             n = max(1, workers or os.cpu_count() or 1)
-            self._slots = [(sandbox_engines.Engine(), cpus[i % len(cpus)]) for i in range(n)]
+            here = sandbox_engines.Engine()
+            self._slots = [(here, cpus[i % len(cpus)]) for i in range(n)]
         else:
             self._slots = []  # filled by start() once each engine said how many CPUs it has
         self._image: str | None = None
