@@ -101,9 +101,11 @@ def throughput(args: argparse.Namespace) -> None:
         print(f"warm-up (cold caches, two engines): {warm:.1f} s")
         rows = {}
         for name, spec in (("one engine (default#2)", "default#2"), (f"two engines ({two})", two)):
+            load0 = os.getloadavg()[0]
             wall, got, per = execute(spec, jobs)
             rows[name] = (wall, got, per)
-            print(f"{name:60s} {wall:7.1f} s  {len(jobs) / wall:6.1f} executions/s  jobs per engine {per}")
+            print(f"{name:60s} {wall:7.1f} s  {len(jobs) / wall:6.1f} executions/s  jobs per engine {per}  "
+                  f"(load average {load0:.1f} -> {os.getloadavg()[0]:.1f}: ~2 is this run alone)", flush=True)
     (w1, g1, _), (w2, g2, _) = rows.values()
     same = sum(g1[k] == g2[k] for k in g1)
     print(f"two engines / one engine wall: {w2 / w1:.3f}  (same machine and cores: ~1.0 means the spread is free)")
@@ -169,7 +171,7 @@ def soak(args: argparse.Namespace) -> None:
         left = leftovers([Engine(), Engine(eng2.url)], private_tmp, eng2.proc.pid)
     n = len(got)
     at = lambda f: samples[min(len(samples) - 1, int(f * len(samples)))] if samples else 0.0  # noqa: E731
-    piece = {"executions": n, "wall_s": round(wall, 1), "rss_mb_10pct": round(at(0.1), 1),
+    piece = {"executions": n, "wall_s": round(wall, 1), "load_avg_end": round(os.getloadavg()[0], 1), "rss_mb_10pct": round(at(0.1), 1),
              "rss_mb_50pct": round(at(0.5), 1), "rss_mb_end": round(at(0.999), 1), "rss_mb_peak": round(max(peak), 1),
              "jobs_per_engine": per, "leftovers": left, "statuses": dict(Counter(s for s, _ in got.values()))}
     print(json.dumps(piece), flush=True)
