@@ -26,6 +26,7 @@ class SecondEngine:
         self.pidfile = self.root / "docker.pid"
         self.bridge, self.subnet = bridge, subnet
         self.proc: subprocess.Popen | None = None
+        self._made_bridge = False
 
     # --- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> SecondEngine:
@@ -34,10 +35,13 @@ class SecondEngine:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+        if self._made_bridge:  # what the test started it also takes down
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
 
     def _bridge(self) -> None:
         if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode != 0:
             subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True, capture_output=True)
+            self._made_bridge = True
             subprocess.run(["ip", "addr", "add", self.subnet, "dev", self.bridge], check=True, capture_output=True)
         subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True, capture_output=True)
 

@@ -43,7 +43,7 @@ def engine2():
     if os.geteuid() != 0:
         pytest.skip("a second dockerd needs root")
     build_image()
-    with SecondEngine(Path("/tmp/nfbench-engine2-tests")) as e:
+    with SecondEngine(Path("/tmp/nfbench-engine2-tests"), bridge="nfb-br-test", subnet="10.213.8.1/24") as e:
         yield e
     assert not e.proc or e.proc.poll() is not None
 
