@@ -178,3 +178,16 @@ def test_eval_on_two_engines_merges_verdicts_in_input_order(engine2, nfbench_cmd
     gens = read(out / "generations.jsonl")
     assert [(v["task_id"], v["sample_idx"]) for v in verdicts] == [(g["task_id"], g["sample_idx"]) for g in gens]
     assert [v["base_status"] for v in verdicts] == ["pass", "fail", "pass"] * 6
+
+
+def test_a_bad_engine_list_is_one_line_and_exit_2(nfbench_cmd, tmp_path, results_dir):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text('{"task_id": "synth/test/0", "solution": "def f(x): return x"}\n')
+    for engines, says in (("unix:///tmp/nfbench-no-such-engine.sock", "does not answer"),
+                          ("default#0", "bad sandbox engine")):
+        proc = subprocess.run([*nfbench_cmd, "eval", "--task", "synth", "--samples", str(samples),
+                               "--out", str(tmp_path / "run"), "--sandbox-engines", engines],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-1500:]
+        assert len([line for line in proc.stderr.splitlines() if line.startswith("error:")]) == 1
+        assert not (tmp_path / "run" / "executions.jsonl").exists()  # refused before any work
