@@ -171,6 +171,8 @@ def soak(args: argparse.Namespace) -> None:
         stop.set()
         time.sleep(2)  # containers and clients are gone a moment after close()
         left = leftovers([Engine(), Engine(eng2.url)], private_tmp, eng2.proc.pid)
+    if not left["new_temp_files"]:
+        private_tmp.rmdir()
     n = len(got)
     at = lambda f: samples[min(len(samples) - 1, int(f * len(samples)))] if samples else 0.0  # noqa: E731
     piece = {"executions": n, "wall_s": round(wall, 1), "load_avg_end": round(os.getloadavg()[0], 1), "rss_mb_10pct": round(at(0.1), 1),
