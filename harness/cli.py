@@ -30,6 +30,9 @@ except ImportError:  # pragma: no cover - only while the module does not exist
 log = logging.getLogger("nfbench")
 DEBUG = {"on": os.environ.get("NFBENCH_DEBUG") == "1"}
 
+ENGINES_HELP = ("Docker engines to execute on, comma-separated: unix://, tcp:// (TLS from DOCKER_TLS_VERIFY/"
+                "DOCKER_CERT_PATH), ssh://user@host, a docker context name, or 'default'; each may end in "
+                "#WORKERS or #WORKERS:FIRSTCPU-LASTCPU (default: that engine's CPU count).")
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config file (see configs/).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", help="Override a config key: --set n_samples=8 --set method_config.slots=8 (repeatable).")]
@@ -83,6 +86,7 @@ def run(
     temperature: Annotated[Optional[float], typer.Option(help="0 = greedy.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
     sandbox: Annotated[Optional[str], typer.Option(help="docker (default) or local (unsandboxed!).")] = None,
+    sandbox_engines: Annotated[Optional[str], typer.Option(help=ENGINES_HELP)] = None,
     config: ConfigOpt = None, set_: SetOpt = None, out: OutOpt = None, force: ForceOpt = False,
 ) -> None:
     """Generate with a method on a task, execute every solution in the sandbox, and summarise.
@@ -95,7 +99,8 @@ def run(
 
     cfg = load_config(RunConfig, str(config) if config else None, _overrides(
         set_, method=method, task=task, backbone=backbone, checkpoint=checkpoint, limit=limit,
-        split=split, n_samples=n_samples, temperature=temperature, seed=seed, sandbox=sandbox))
+        split=split, n_samples=n_samples, temperature=temperature, seed=seed, sandbox=sandbox,
+        sandbox_engines=sandbox_engines))
     _print_config(cfg)
     path, summary = pipeline.run(cfg, out=str(out) if out else None, force=force)
     if summary:
@@ -108,6 +113,7 @@ def eval_(
     samples: Annotated[Path, typer.Option(help="evalplus samples file: JSONL of {task_id, solution|completion}.")],
     sandbox: Annotated[str, typer.Option(help="docker (default) or local (unsandboxed!).")] = "docker",
     workers: Annotated[Optional[int], typer.Option(help="Sandbox workers (default: CPU count).")] = None,
+    sandbox_engines: Annotated[Optional[str], typer.Option(help=ENGINES_HELP)] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="Data directory (default: $NFBENCH_DATA_DIR).")] = None,
     out: OutOpt = None, force: ForceOpt = False,
 ) -> None:
@@ -115,7 +121,8 @@ def eval_(
     from nfbench.harness import pipeline
 
     path, summary = pipeline.evaluate(task, samples, out=str(out) if out else None, force=force,
-                                      sandbox=sandbox, workers=workers, data_dir=data_dir)
+                                      sandbox=sandbox, workers=workers, engines=sandbox_engines,
+                                      data_dir=data_dir)
     _print_summary(path, summary)
 
 

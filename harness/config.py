@@ -40,7 +40,10 @@ class RunConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16
     sandbox: str = "docker"  # docker | local (unsandboxed, prints a warning)
-    sandbox_workers: int | None = None  # None = CPU count
+    sandbox_workers: int | None = None  # None = CPU count (per engine with sandbox_engines)
+    # Docker engines to execute on, as the docker CLI reaches them (URL[#WORKERS[:CPUS]],...: unix://,
+    # tcp:// with TLS, ssh://, a docker context name; sandbox/engines.py); None = this machine's
+    sandbox_engines: str | None = None
     data_dir: str | None = None  # None = $NFBENCH_DATA_DIR, else download where possible
     ks: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 10, 16, 32, 64, 128])  # pass@k reported for k <= n
     method_config: Any = None  # the method's own config dataclass, filled in by load_config

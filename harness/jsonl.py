@@ -11,6 +11,7 @@ A bad line anywhere else than the end of a store file is corruption, and an erro
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import logging
@@ -80,14 +81,34 @@ def read_input(path: Path, fix: str = "fix or remove that line") -> list[dict[st
 
 
 def append(path: Path, records: Iterable[dict[str, Any]]) -> int:
-    """Append records, each flushed with its newline in one write (a crash tears at most the last)."""
+    """Append records, each with its newline in one write (a crash tears at most the last). A write
+    the disk has no room for is cut back off, so the file ends at its last whole record, and ends
+    the run with one line (UserError) naming the file: re-running resumes from there."""
     n = 0
-    with open(path, "a", encoding="utf-8") as f:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
         for rec in records:
-            f.write(json.dumps(rec, default=str) + "\n")
-            f.flush()
+            data = (json.dumps(rec, default=str) + "\n").encode()
+            end = os.fstat(fd).st_size
+            try:
+                while data:  # a short write (a full disk, a signal) leaves a part to write
+                    data = data[os.write(fd, data):]
+            except OSError as e:
+                os.ftruncate(fd, end)
+                raise disk_error(path, e) from None
             n += 1
+    finally:
+        os.close(fd)
     return n
+
+
+def disk_error(path: Path, e: OSError) -> Exception:
+    """A full disk (or quota) as one line; any other OSError as it is."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return UserError(f"no space left on the disk holding {path} (nothing torn was kept)",
+                         "free some space (or pass --out on another disk) and re-run the same command: "
+                         "it resumes from the records already written")
+    return e
 
 
 def write(path: Path, records: Iterable[dict[str, Any]]) -> int:
@@ -96,9 +117,13 @@ def write(path: Path, records: Iterable[dict[str, Any]]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8") as f:
-        for rec in records:
-            f.write(json.dumps(rec, default=str) + "\n")
-            n += 1
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for rec in records:
+                f.write(json.dumps(rec, default=str) + "\n")
+                n += 1
+    except OSError as e:
+        tmp.unlink(missing_ok=True)  # the old file stays as it was
+        raise disk_error(path, e) from None
     os.replace(tmp, path)
     return n

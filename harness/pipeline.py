@@ -27,7 +27,7 @@ log = logging.getLogger("nfbench")
 
 # Options that change how fast a run goes, not what it produces: a rerun that differs only in
 # these resumes the same run.
-NOT_IN_RUN_ID = ("batch_size", "sandbox_workers")
+NOT_IN_RUN_ID = ("batch_size", "sandbox_workers", "sandbox_engines")
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -89,12 +89,14 @@ def execute_pending(store: st.RunStore, problems: list[Problem], sandbox: Any) -
     jobs = [(by_id[g["task_id"]], g["sample_idx"], g["solution"])
             for g in store.records(st.GENERATIONS) if (g["task_id"], g["sample_idx"]) not in done]
     if not jobs:
+        store.order_like(st.EXECUTIONS, st.GENERATIONS)  # (a run killed before its merge)
         return
     log.info("executing %d samples in the %s sandbox", len(jobs), sandbox.kind)
     with progress("execute", total=len(jobs)) as advance:
         for verdict in sandbox.execute(jobs):
             store.append(st.EXECUTIONS, [verdict.to_dict()])
             advance(1)
+    store.order_like(st.EXECUTIONS, st.GENERATIONS)
 
 
 def finish(store: st.RunStore, info: dict[str, Any], ks: Iterable[int]) -> dict[str, Any]:
@@ -104,12 +106,14 @@ def finish(store: st.RunStore, info: dict[str, Any], ks: Iterable[int]) -> dict[
     return summary
 
 
-def open_sandbox(kind: str, workers: int | None) -> Any:
+def open_sandbox(kind: str, workers: int | None, engines: str | None = None) -> Any:
     from nfbench.sandbox.executor import Sandbox
 
     if kind not in ("docker", "local"):
         raise UserError(f"unknown sandbox '{kind}'", "use --sandbox docker (default) or --sandbox local")
-    return Sandbox(kind=kind, workers=workers)
+    if engines and kind != "docker":
+        raise UserError("--sandbox-engines needs --sandbox docker", "drop --sandbox local or --sandbox-engines")
+    return Sandbox(kind=kind, workers=workers, engines=engines)
 
 
 # --- nfbench run -------------------------------------------------------------------------------
@@ -128,7 +132,7 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
 
     # Everything that can fail on bad input (sandbox, method, checkpoint) fails before the run
     # directory is touched, so a failed start never moves or leaves anything in results/.
-    with open_sandbox(cfg.sandbox, cfg.sandbox_workers) as sandbox:
+    with open_sandbox(cfg.sandbox, cfg.sandbox_workers, cfg.sandbox_engines) as sandbox:
         generator = open_generator(cfg, task)
         sandbox.start()  # up while the model loaded; a sandbox that cannot start fails before generating
         store = open_store(out, run_id, config, force)
@@ -276,14 +280,15 @@ def read_samples(path: Path, problems: dict[str, Problem], raw: list[dict[str, A
 
 
 def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bool = False,
-             sandbox: str = "docker", workers: int | None = None, data_dir: str | None = None,
+             sandbox: str = "docker", workers: int | None = None, engines: str | None = None,
+             data_dir: str | None = None,
              task_options: dict[str, Any] | None = None, ks: Iterable[int] = (1, 10, 100)
              ) -> tuple[Path, dict[str, Any]]:
     get_task(task_name)  # an unknown task or a bad samples file is reported before Docker starts
     if not samples.is_file():
         raise UserError(f"samples file not found: {samples}", "pass an existing JSONL file to --samples")
     raw = jsonl.read_input(samples)
-    with open_sandbox(sandbox, workers) as box:  # its containers start while the problems load
+    with open_sandbox(sandbox, workers, engines) as box:  # its containers start while the problems load
         task = open_task(task_name, data_dir, task_options or {})
         all_problems: dict[str, Problem] = {}
         for split in task.splits():

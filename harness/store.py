@@ -70,7 +70,11 @@ class RunStore:
     # --- JSON (whole-file, atomic) ------------------------------------------------------------
     def write_json(self, name: str, obj: Any) -> None:
         tmp = self.file(name + ".tmp")
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+        try:
+            tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+        except OSError as e:
+            tmp.unlink(missing_ok=True)  # the old file stays as it was
+            raise jsonl.disk_error(self.file(name), e) from None
         os.replace(tmp, self.file(name))
 
     def read_json(self, name: str) -> Any:
@@ -92,6 +96,15 @@ class RunStore:
 
     def append(self, name: str, records: Iterable[dict[str, Any]]) -> int:
         return jsonl.append(self.file(name), records)
+
+    def order_like(self, name: str, reference: str) -> None:
+        """Rewrite `name` (atomically) in the order of `reference`'s (task_id, sample_idx): verdicts
+        are appended as they finish, on whichever engine, and merged into input order at the end."""
+        rank = {(r["task_id"], r["sample_idx"]): i for i, r in enumerate(self.records(reference))}
+        recs = self.records(name)
+        ordered = sorted(recs, key=lambda r: rank.get((r["task_id"], r["sample_idx"]), len(rank)))
+        if ordered != recs:
+            jsonl.write(self.file(name), ordered)
 
     def write_samples(self) -> Path:
         """Export generations as an evalplus samples file."""

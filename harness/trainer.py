@@ -20,6 +20,7 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,9 +104,10 @@ def train_stage(stage: Stage, accelerator: Any | None = None) -> StageResult:
 
     position = {"step": 0, "epoch": 0, "batch": 0}  # optimizer steps; batches done in this epoch
     state_dir = out / STATE_DIR
-    if (state_dir / "position.json").is_file():
-        acc.load_state(str(state_dir))
-        position = json.loads((state_dir / "position.json").read_text())
+    saved = _saved_state(state_dir)
+    if (saved / "position.json").is_file():
+        acc.load_state(str(saved))
+        position = json.loads((saved / "position.json").read_text())
     if cfg.tensorboard:
         acc.init_trackers(stage.name)
 
@@ -117,12 +119,14 @@ def train_stage(stage: Stage, accelerator: Any | None = None) -> StageResult:
     model.train()
     while position["step"] < total:
         order = _epoch_order(len(stage.dataset), stage.seed, position["epoch"])
-        order = order[: batches_per_epoch * cfg.batch_size * world]
+        # a resumed epoch starts at its saved batch (whole batches of every process: batch i goes to
+        # process i % world), rather than collating and skipping the ones done
+        order = order[position["batch"] * cfg.batch_size * world: batches_per_epoch * cfg.batch_size * world]
+        # its own generator: making an iterator draws a seed, and from the global RNG that draw would
+        # come after a resume's restored RNG state but before the uninterrupted run's (bitwise resume)
         loader = DataLoader(Subset(stage.dataset, order), batch_size=cfg.batch_size, shuffle=False,
-                            collate_fn=stage.collate)
+                            collate_fn=stage.collate, generator=torch.Generator().manual_seed(stage.seed))
         loader = acc.prepare_data_loader(loader, device_placement=True)
-        if position["batch"]:
-            loader = acc.skip_first_batches(loader, position["batch"])
         for batch in loader:
             with acc.accumulate(model):
                 loss, metrics = stage.loss_fn(model, batch)
@@ -198,10 +202,34 @@ def _validate(acc: Any, model: torch.nn.Module, validate: Callable[[torch.nn.Mod
 
 
 def _save(acc: Any, state_dir: Path, position: dict[str, int]) -> None:
-    acc.save_state(str(state_dir))
+    """Save into `state.new/` (position.json last), then swap it in: a process killed at any moment
+    leaves either the previous save or this one whole, never weights of one step with the position
+    of another (a resume would then redo or skip batches)."""
+    new, old = state_dir.with_name(state_dir.name + ".new"), state_dir.with_name(state_dir.name + ".old")
     if acc.is_main_process:
-        (state_dir / "position.json").write_text(json.dumps(position))
+        shutil.rmtree(new, ignore_errors=True)
     acc.wait_for_everyone()
+    acc.save_state(str(new))
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        (new / "position.json").write_text(json.dumps(position))
+        shutil.rmtree(old, ignore_errors=True)
+        if state_dir.exists():
+            state_dir.rename(old)
+        new.rename(state_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    acc.wait_for_everyone()
+
+
+def _saved_state(state_dir: Path) -> Path:
+    """The last whole save: `state/`, or (killed between the two renames of _save) `state.new/` if it
+    was complete, else `state.old/`."""
+    if (state_dir / "position.json").is_file():
+        return state_dir
+    for other in (state_dir.with_name(state_dir.name + ".new"), state_dir.with_name(state_dir.name + ".old")):
+        if (other / "position.json").is_file():
+            return other
+    return state_dir
 
 
 class _CsvLog:

@@ -24,6 +24,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from nfbench.sandbox.engines import IGNORED_LIMIT, Engine, lost_daemon
+
 LABEL = "nfbench.sandbox"
 JUDGE_PY = Path(__file__).with_name("container") / "judge.py"
 _names = itertools.count()
@@ -52,6 +54,9 @@ class Limits:
     # is the same either way (a plus pass needs a base pass), a run with many wrong samples is faster
     plus_after_base_fail: bool = True
     start_timeout: float = 60.0
+    # an engine that stops answering: its jobs go to the other engines; when none answers for this
+    # long, the run stops with one line (and resumes from what it recorded when re-run)
+    engine_wait: float = 300.0
 
     def opts(self) -> dict:
         return {k: getattr(self, k) for k in ("min_time_limit", "gt_time_limit_factor",
@@ -87,20 +92,21 @@ def _owner_alive(owner: str) -> bool:
     return _start_time(int(pid)) == start
 
 
-def remove_stale() -> list[str]:
+def remove_stale(engine: Engine | None = None) -> list[str]:
     """Remove sandbox containers whose harness process is gone; returns their names."""
-    res = subprocess.run(["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format",
-                          '{{.Names}}\t{{.Label "nfbench.owner"}}'], capture_output=True, text=True)
+    engine = engine or Engine()
+    res = engine.run("ps", "-a", "--filter", f"label={LABEL}", "--format", '{{.Names}}\t{{.Label "nfbench.owner"}}')
     stale = [name for name, _, owner in (line.partition("\t") for line in res.stdout.splitlines())
              if name and not _owner_alive(owner)]
     if stale:
-        subprocess.run(["docker", "rm", "-f", *stale], capture_output=True)
+        engine.run("rm", "-f", *stale)
     return stale
 
 
-def docker_argv(image: str, name: str, limits: Limits, cpu: int | None = None) -> list[str]:
+def docker_argv(image: str, name: str, limits: Limits, cpu: int | None = None,
+                engine: Engine | None = None) -> list[str]:
     mem = f"{limits.memory_mb}m"
-    return ["docker", "run", "-i", "--rm", "--name", name,
+    return [*(engine or Engine()).argv(), "run", "-i", "--rm", "--name", name,
             "--label", LABEL, "--label", f"nfbench.owner={owner_label()}",
             "--network", "none", "--read-only", "--user", "65534:65534",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
@@ -115,14 +121,15 @@ class WorkerProc:
     """One worker process speaking the job protocol (length-prefixed pickle in, JSON lines out: for
     a check job one line per sample as it finishes, then a line with "done")."""
 
-    def __init__(self, kind: str, image: str | None, limits: Limits, cpu: int | None = None):
-        self.kind, self.limits = kind, limits
+    def __init__(self, kind: str, image: str | None, limits: Limits, cpu: int | None = None,
+                 engine: Engine | None = None):
+        self.kind, self.limits, self.engine = kind, limits, engine or Engine()
         self.name = f"nfbench-sbx-{os.getpid()}-{next(_names)}"
         self.stderr: deque[str] = deque(maxlen=20)
         self._replies: queue.Queue = queue.Queue()
         self._tmp = None
         if kind == "docker":
-            argv, env = docker_argv(image, self.name, limits, cpu), None
+            argv, env = docker_argv(image, self.name, limits, cpu, self.engine), None
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="nfbench-local-")
             argv = [sys.executable, str(JUDGE_PY)]
@@ -135,11 +142,16 @@ class WorkerProc:
         if kind == "local" and cpu is not None:  # (a container is pinned by --cpuset-cpus)
             os.sched_setaffinity(self.proc.pid, {cpu})
         threading.Thread(target=self._read_replies, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
         hello = self._get(limits.start_timeout)
         if not hello or not hello.get("ready"):
             self.kill()
             raise WorkerLost("crashed", f"worker did not start: {' | '.join(self.stderr)}")
+        if any(IGNORED_LIMIT in line for line in self.stderr):  # e.g. "Your kernel does not support swap limit"
+            self.kill()
+            raise WorkerLost("refused", f"engine {self.engine.label} accepts but does not enforce a limit: "
+                             f"{' | '.join(self.stderr)}")
         self.known: OrderedDict[str, None] = OrderedDict()  # payloads it holds, least recently used first
         self.busy = False  # a job is in flight (closing then kills instead of waiting)
 
@@ -211,8 +223,7 @@ class WorkerProc:
     def _lost(self, timed_out: bool = False) -> WorkerLost:
         oom = False
         if self.kind == "docker" and not timed_out:
-            res = subprocess.run(["docker", "inspect", "-f", "{{.State.OOMKilled}}", self.name],
-                                 capture_output=True, text=True)
+            res = self.engine.run("inspect", "-f", "{{.State.OOMKilled}}", self.name, timeout=30)
             oom = res.stdout.strip() == "true"
         self.kill()
         if timed_out:
@@ -221,9 +232,16 @@ class WorkerProc:
             return WorkerLost("oom", "the container ran out of memory and was replaced")
         return WorkerLost("crashed", f"the worker died and was replaced ({self.proc.returncode})")
 
+    def engine_lost(self) -> bool:
+        """Was this worker lost with its engine (the daemon gone or restarting), not on its own?"""
+        if self.kind != "docker":
+            return False
+        self._stderr_reader.join(timeout=2)  # the client's last words say whether it lost the daemon
+        return lost_daemon(list(self.stderr)) or not self.engine.alive(max_age=0)
+
     def kill(self) -> None:
         if self.kind == "docker":
-            subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+            self.engine.run("rm", "-f", self.name, timeout=30)
         else:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -243,7 +261,7 @@ class WorkerProc:
             self.proc.kill()
             self.proc.wait()
             if self.kind == "docker":
-                subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+                self.engine.run("rm", "-f", self.name, timeout=30)
         if self.kind == "local":  # children that outlived the worker share its process group
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem, Verdict
+from nfbench.sandbox import engines as sandbox_engines
 from nfbench.sandbox import image as sandbox_image
 from nfbench.sandbox.expected import load_cached, payload, problem_key, store_expected
 from nfbench.sandbox.schedule import PHASES, GroundTruth, assert_limits, batches, split
@@ -45,8 +46,21 @@ _STOP = (9, 0.0, 0, None)
 TRACE = os.environ.get("NFBENCH_SANDBOX_TRACE")
 
 
+def _results(futures: list[Future]) -> tuple[list, list[UserError]]:
+    """The workers of `futures` (None for one that failed) and the UserErrors raised."""
+    out, errors = [], []
+    for f in futures:
+        try:
+            out.append(f.result())
+        except UserError as e:
+            out.append(None)
+            errors.append(e)
+    return out, errors
+
+
 class Sandbox:
-    def __init__(self, kind: str = "docker", workers: int | None = None, **limits):
+    def __init__(self, kind: str = "docker", workers: int | None = None, engines: str | list[str] | None = None,
+                 **limits):
         if kind not in ("docker", "local"):
             raise UserError(f"unknown sandbox kind '{kind}'", "use 'docker' (default) or 'local'")
         try:
@@ -54,10 +68,17 @@ class Sandbox:
         except TypeError as e:
             raise UserError(f"bad sandbox limit: {e}", f"known limits: {', '.join(Limits.__annotations__)}") from None
         self.kind = kind
-        self.n_workers = max(1, workers or os.cpu_count() or 1)
-        # each worker on a core of its own: a judge and its candidate hand the CPU to each other
-        # once per test, and on a shared busy core the wake-up waits (~38 us a test instead of ~11)
-        self._cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [None]
+        self.engines = sandbox_engines.parse(engines) if kind == "docker" else []
+        self._default_workers = workers
+        if not self.engines:  # this machine's engine (or a local subprocess): one worker per core
+            # each worker on a core of its own: a judge and its candidate hand the CPU to each other
+            # once per test, and on a shared busy core the wake-up waits (~38 us a test instead of ~11)
+            cpus = sandbox_engines.default_cpus()
+            n = max(1, workers or os.cpu_count() or 1)
+            here = sandbox_engines.Engine()
+            self._slots = [(here, cpus[i % len(cpus)]) for i in range(n)]
+        else:
+            self._slots = []  # filled by start() once each engine said how many CPUs it has
         self._image: str | None = None
         self._pool: list[WorkerProc | None] = []
         self._ids = itertools.count()
@@ -65,6 +86,10 @@ class Sandbox:
         self._lock = threading.Lock()
         self._left: Counter = Counter()  # jobs not yet handed to a worker, per payload
         self._starting: list[Future] = []  # workers being started in the background
+
+    @property
+    def n_workers(self) -> int:
+        return len(self._slots) or sum(e.workers or 0 for e in self.engines) or 1
 
     # --- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -85,7 +110,12 @@ class Sandbox:
                 if not self._image:
                     raise UserError(f"the sandbox image {sandbox_image.image_tag()} is not built",
                                     sandbox_image.BUILD_HINT)
-                remove_stale()
+                if self.engines:
+                    sandbox_engines.connect(self.engines, self._default_workers)
+                    sandbox_engines.distribute(self.engines, sandbox_image.image_tag(), sandbox_engines.Engine())
+                    self._slots = [(e, e.cpus[i % len(e.cpus)]) for e in self.engines for i in range(e.workers)]
+                for engine in self.engines or [sandbox_engines.Engine()]:
+                    remove_stale(engine)
             else:
                 print(LOCAL_WARNING, file=sys.stderr, flush=True)
             atexit.register(self.close)
@@ -93,25 +123,29 @@ class Sandbox:
             self._starting = [ex.submit(self._spawn, slot) for slot in range(self.n_workers)]
             ex.shutdown(wait=False)  # its threads end when their worker is up
         if wait and self._starting:
-            self._pool = [f.result() for f in self._starting]
+            self._pool, errors = _results(self._starting)
             self._starting = []
-            if any(w is None for w in self._pool):
+            if errors or any(w is None for w in self._pool):
                 self.close()
-                raise UserError("the sandbox workers did not start", "run `nfbench sandbox check`")
+                raise errors[0] if errors else UserError("the sandbox workers did not start",
+                                                         "run `nfbench sandbox check`")
 
     def _spawn(self, slot: int) -> WorkerProc | None:
         if self._closed.is_set():
             return None
+        engine, cpu = self._slots[slot]
         try:
-            return WorkerProc(self.kind, self._image, self.limits, cpu=self._cpus[slot % len(self._cpus)])
+            return WorkerProc(self.kind, self._image, self.limits, cpu=cpu, engine=engine)
         except WorkerLost as e:
+            if e.status == "refused":  # the engine would run the sample with a limit not enforced
+                raise UserError(e.detail, "fix that engine's kernel/cgroup setup, or leave it out of --sandbox-engines")
             print(f"sandbox: {e.detail}", file=sys.stderr)
             return None
 
     def close(self) -> None:
         """Stop every worker (and with it its container); safe to call twice."""
         self._closed.set()
-        pool, self._pool = self._pool + [f.result() for f in self._starting], []
+        pool, self._pool = self._pool + _results(self._starting)[0], []
         self._starting = []
         with ThreadPoolExecutor(max(1, len(pool))) as ex:
             list(ex.map(lambda w: w and (w.kill() if w.busy else w.close()), pool))
@@ -197,7 +231,8 @@ class Sandbox:
                     release(key, store_expected(key, truths[key].expected()))
 
         self.start()  # the workers have been starting meanwhile
-        threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads, deadlines, timed),
+        stop = threading.Event()
+        threads = [threading.Thread(target=self._serve, args=(slot, work, results, payloads, deadlines, timed, stop),
                                     daemon=True)
                    for slot in range(len(self._pool))]
         for t in threads:
@@ -205,8 +240,15 @@ class Sandbox:
         remaining = sum(len(v) for v in samples.values())
         try:
             while remaining:
-                (op, key, arg), reply = results.get()
+                try:
+                    (op, key, arg), reply = results.get(timeout=2)
+                except queue.Empty:
+                    self._check_engines()
+                    continue
                 if op == "ref":
+                    if "engine_lost" in reply:  # not the problem's fault: again, on an engine that answers
+                        ask_reference(key)
+                        continue
                     if "lost" in reply and retries[key] < 2:
                         retries[key] += 1
                         ask_reference(key)
@@ -221,6 +263,9 @@ class Sandbox:
                 if op == "gt":
                     if key not in truths:
                         continue  # the problem already failed
+                    if "engine_lost" in reply:
+                        ask_truth(key, *arg)
+                        continue
                     if "lost" in reply and retries[key] < 2:  # the worker died under it: try again
                         retries[key] += 1
                         ask_truth(key, *arg)
@@ -245,7 +290,9 @@ class Sandbox:
                         remaining -= 1
                         yield self._verdict(problems[key], result)
                 rest = [(idx, code) for idx, code in arg if idx not in finished]
-                if rest and "lost" in reply:  # the sample in flight took the worker down; the rest go again
+                if rest and "engine_lost" in reply:  # the engine went away under them: all go again
+                    queue_checks(key, rest)
+                elif rest and "lost" in reply:  # the sample in flight took the worker down; the rest go again
                     remaining -= 1
                     yield self._error_verdict(problems[key], rest[0][0], reply["lost"], reply.get("detail", ""))
                     if rest[1:]:
@@ -260,6 +307,7 @@ class Sandbox:
                     work.get_nowait()
                 except queue.Empty:
                     break
+            stop.set()
             for _ in threads:
                 work.put(_STOP)
             if remaining:  # abandoned mid-run: jobs in flight must not answer the next execute()
@@ -270,7 +318,8 @@ class Sandbox:
                 t.join(timeout=60)
 
     def _serve(self, slot: int, work: queue.PriorityQueue, results: queue.Queue, payloads: dict[str, bytes],
-               deadlines: dict[str, float], timed: dict[str, dict[str, dict]]) -> None:
+               deadlines: dict[str, float], timed: dict[str, dict[str, dict]], stop: threading.Event) -> None:
+        engine = self._slots[slot][0]
         while True:
             item = work.get()
             if item[-1] is None or self._closed.is_set():
@@ -278,8 +327,13 @@ class Sandbox:
             op, key, arg = job = item[-1]
             worker = self._pool[slot] if slot < len(self._pool) else None
             if worker is None and slot < len(self._pool):
-                worker = self._pool[slot] = self._spawn(slot)
+                worker = self._pool[slot] = self._spawn_quietly(slot)
             if worker is None:
+                if self.kind == "docker" and not engine.alive(max_age=0):
+                    work.put(item)  # not the job's fault: another engine takes it (or this one, back)
+                    if not self._wait_for(engine, stop):
+                        return
+                    continue
                 results.put((job, {"lost": "crashed", "detail": "no sandbox worker could be started"}))
                 continue
             msg = {"id": next(self._ids), "op": op, "key": key, "opts": self.limits.opts()}
@@ -300,11 +354,38 @@ class Sandbox:
                 reply = worker.call(msg, timeout)
             except WorkerLost as e:
                 reply = {"lost": e.status, "detail": e.detail, "samples": e.partial}
+                if worker.engine_lost():  # its jobs are requeued; this slot waits for the engine
+                    reply["engine_lost"] = engine.label
+                    with self._lock:
+                        engine.lost_jobs += 1
+                    self._pool[slot] = None
+                    results.put((job, reply))
+                    if not self._wait_for(engine, stop):
+                        return
+                    continue
                 if slot < len(self._pool):
-                    self._pool[slot] = self._spawn(slot)
+                    self._pool[slot] = self._spawn_quietly(slot)
+            else:
+                with self._lock:
+                    engine.jobs += 1
             if TRACE:  # where the time goes: NFBENCH_SANDBOX_TRACE=file.jsonl
                 self._trace(slot, job, t0, reply, len(msg.get("problem", b"")))
             results.put((job, reply))
+
+    def _spawn_quietly(self, slot: int) -> WorkerProc | None:
+        try:
+            return self._spawn(slot)
+        except UserError as e:  # refused mid-run: this slot stops taking jobs
+            print(f"sandbox: {e}", file=sys.stderr)
+            return None
+
+    def _wait_for(self, engine: sandbox_engines.Engine, stop: threading.Event) -> bool:
+        """Wait until `engine` answers again (True), or the run ends (False)."""
+        return sandbox_engines.wait_until_up(engine, stop, self._closed, resend_image=bool(self.engines))
+
+    def _check_engines(self) -> None:
+        if self.kind == "docker":
+            sandbox_engines.check_answering([e for e, _ in self._slots], self.limits.engine_wait)
 
     def _trace(self, slot: int, job: tuple, t0: float, reply: dict, sent: int) -> None:
         op, key, arg = job
