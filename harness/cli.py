@@ -146,8 +146,7 @@ def train(
 
     cfg = load_config(TrainConfig, str(config) if config else None, _overrides(
         set_, method=method, task=task, backbone=backbone, data=data, name=name, stage=stage, init_from=init_from))
-    _print_config(cfg)
-    path = pipeline.train(cfg, with_cot=with_cot)
+    path = pipeline.train(cfg, with_cot=with_cot, on_resolved=_print_config)
     typer.echo(f"checkpoint: {path}")
 
 

@@ -310,10 +310,11 @@ def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bo
 
 
 # --- nfbench train -----------------------------------------------------------------------------
-def train(cfg: TrainConfig, with_cot: bool = False) -> Path:
+def train(cfg: TrainConfig, with_cot: bool = False, on_resolved: Any = None) -> Path:
     """Run the method's stages (harness/stages.py) for a task on its SFT records (harness/train_data.py).
     with_cot: a method that starts from a CoT model and finds none first trains one (`cot`, same
-    backbone, task, data, seed and trainer settings)."""
+    backbone, task, data, seed and trainer settings). on_resolved(cfg): called once the task, data and
+    checkpoint name are filled in (the CLI prints the config)."""
     import dataclasses
 
     from nfbench.harness import stages
@@ -327,6 +328,8 @@ def train(cfg: TrainConfig, with_cot: bool = False) -> Path:
     data = resolve(cfg)
     cfg.task, cfg.data = data.task_name, data.data  # the resolved config is what checkpoint.json records
     cfg.name = cfg.name or default_name(cfg.backbone, data.task_name, data.sha256)
+    if on_resolved is not None:
+        on_resolved(cfg)
     log.info("training %s on %s for %s: %d examples from %s (%d with reasoning) -> checkpoint name %s",
              cfg.method, cfg.backbone, cfg.task, len(data.examples), cfg.data,
              sum(bool(e.reasoning) for e in data.examples), cfg.name)
