@@ -95,9 +95,12 @@ def train_command(method: str, task: str | None, backbone: str, data: str | None
     """The `nfbench train` command that makes the checkpoint a run or a training is missing."""
     from nfbench.harness.config import DEFAULT_BACKBONE
 
+    from nfbench.harness.train_data import default_cot_set
+
     parts = [f"nfbench train {method}"] + ([f"--task {task}"] if task else [])
     parts += [f"--backbone {backbone}"] if backbone != DEFAULT_BACKBONE else []
-    return " ".join(parts + ([f"--data {data}"] if is_data_file(data) else []))
+    default = task is not None and data == str(default_cot_set(task))  # what --data defaults to
+    return " ".join(parts + ([f"--data {data}"] if is_data_file(data) and not default else []))
 
 
 def checkpoints(method: str) -> list[tuple[float, Path, dict[str, Any]]]:
