@@ -38,13 +38,15 @@ def data_import(
                     "--map reasoning=rationale --map solution=code (dotted keys reach nested fields).")] = None,
     split: Annotated[str, typer.Option(help="Split of a HF dataset.")] = "train",
     decontaminate: Annotated[bool, typer.Option(help="Drop examples overlapping any evaluation set.")] = True,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N records (a HF dataset is streamed).")] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Import an existing CoT dataset with a field mapping."""
+    """Import an existing CoT dataset with a field mapping (README: examples for public code-CoT sets).
+    `--map response=F` splits one field holding reasoning and then a ```python block."""
     from nfbench.harness.distill import evaluation_texts
     from nfbench.harness.sft_data import decontaminate as decon, import_records, load_records, parse_mapping, write_sft
 
-    records, name = load_records(source, split)
+    records, name = load_records(source, split, limit)
     examples = import_records(records, parse_mapping(map_ or []), name)
     dropped: list[str] = []
     if decontaminate:

@@ -125,22 +125,25 @@ def import_records(records: Iterable[dict[str, Any]], mapping: dict[str, str], s
     return out
 
 
-def load_records(source: str, split: str = "train") -> tuple[list[dict[str, Any]], str]:
-    """Records from a local JSONL(.gz) file, or a HF dataset (`hf:name[:config]`, needs network or cache)."""
+def load_records(source: str, split: str = "train", limit: int | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Records from a local JSONL(.gz) file, or a HF dataset (`hf:name[:config]`, needs network or cache);
+    with `limit`, the first records only (a HF dataset is streamed: no full download)."""
+    from itertools import islice
+
     if source.startswith("hf:"):
         name, _, config = source[3:].partition(":")
         try:
             import datasets
 
-            ds = datasets.load_dataset(name, config or None, split=split)
+            ds = datasets.load_dataset(name, config or None, split=split, streaming=limit is not None)
+            return [dict(r) for r in islice(ds, limit)], name
         except Exception as e:  # offline, unknown name, bad split: all one user-level failure
             raise UserError(f"cannot load HF dataset '{name}' ({type(e).__name__})",
                             "check the name/split, or export it to JSONL and import the file") from None
-        return [dict(r) for r in ds], name
     p = Path(source)
     if not p.is_file():
         raise UserError(f"file not found: {p}", "pass a JSONL file or hf:<dataset name>")
-    return jsonl.read_input(p), p.stem
+    return jsonl.read_input(p)[:limit], p.stem
 
 
 # --- decontamination ------------------------------------------------------------------------------
