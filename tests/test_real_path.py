@@ -88,8 +88,8 @@ def test_every_method_from_mbpp_data_to_a_report(nfbench_cmd, results_dir, tmp_p
         if method == "nfcot":  # shapes follow the backbone (hidden 576) and the CoTs
             assert info["latent_shape"]["dim"] == 576 * 5 // 8 and info["latent_shape"]["head_width"] == 576
             assert [s["name"] for s in info["stages"]] == ["vae", "stage1", "stage2", "rl"]
-        if method != "cot":
-            assert "/cot/" in info["init_from"]
+        if method not in ("cot", "direct"):  # the latent methods and pause start from the CoT model
+            assert "/cot/smollm2-135m-mbpp-" in info["init_from"]
 
     # 5. runs on MBPP+ find their checkpoint and say which; a checkpoint of another task is refused
     for method in [*METHOD_SETS, "soft-thinking"]:
