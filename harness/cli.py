@@ -129,23 +129,31 @@ def eval_(
 @app.command()
 def train(
     method: Annotated[str, typer.Argument(help="Method to train (`nfbench ls methods`).")],
-    backbone: Annotated[Optional[str], typer.Option(help="Backbone to start from (default tiny-llama).")] = None,
-    data: Annotated[Optional[str], typer.Option(help="Training data: a task name (its train split) or a JSONL from `nfbench data`.")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Checkpoint name: results/checkpoints/<method>/<name>/.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Task trained for: its train split (decontaminated), "
+                                                "validation and RL tests (default mbpp).")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="Backbone to start from (default smollm2-135m, as for `run`).")] = None,
+    data: Annotated[Optional[str], typer.Option(help="SFT records: a JSONL from `nfbench data`, or a task name (its own "
+                                                "records); default: the task's CoT set (results/data/<task>-cot.jsonl).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Checkpoint name: results/checkpoints/<method>/<name>/ "
+                                                "(default <backbone>-<task>-<data hash>).")] = None,
     stage: Annotated[Optional[str], typer.Option(help="Run only this stage (or group, e.g. stage1 = stage1-*) "
                                                  "of the method's stages (`nfbench ls options M`).")] = None,
-    init_from: Annotated[Optional[str], typer.Option(help="Checkpoint to start from (default: the latest cot checkpoint "
-                                                     "for methods that start from one); `backbone` = the raw backbone.")] = None,
+    init_from: Annotated[Optional[str], typer.Option(help="Checkpoint to start from (default: the latest cot checkpoint of the "
+                                                     "backbone and task, for methods that start from one); `backbone` = the raw backbone.")] = None,
+    with_cot: Annotated[bool, typer.Option("--with-cot", help="If the method starts from a CoT model and there is none "
+                                           "for this backbone, task and data, train it first.")] = False,
     config: ConfigOpt = None, set_: SetOpt = None,
 ) -> None:
-    """Train a method: its stages in order, each resumable (re-run the same command to continue)."""
+    """Train a method: its stages in order, each resumable (re-run the same command to continue).
+
+    Example: nfbench data distill && nfbench train cot && nfbench train nfcot
+    """
     from nfbench.harness import pipeline
     from nfbench.harness.config import TrainConfig, load_config
 
     cfg = load_config(TrainConfig, str(config) if config else None, _overrides(
-        set_, method=method, backbone=backbone, data=data, name=name, stage=stage, init_from=init_from))
-    _print_config(cfg)
-    path = pipeline.train(cfg)
+        set_, method=method, task=task, backbone=backbone, data=data, name=name, stage=stage, init_from=init_from))
+    path = pipeline.train(cfg, with_cot=with_cot, on_resolved=_print_config)
     typer.echo(f"checkpoint: {path}")
 
 

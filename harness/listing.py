@@ -76,5 +76,16 @@ def list_runs(root: Path | None = None) -> str:
 
 def list_checkpoints(root: Path | None = None) -> str:
     root = root or results_root() / "checkpoints"
+    from nfbench.harness.checkpoints import read_info, trained_task
+    from nfbench.harness.errors import UserError
+
     dirs = sorted((p for p in root.glob("*/*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
-    return "\n".join(f"{p.parent.name:14s} {p.name:30s} {p}" for p in dirs) or f"no checkpoints under {root}"
+    rows = []
+    for p in dirs:
+        try:
+            info = read_info(p) or {}
+        except UserError:
+            info = {"backbone": "(checkpoint.json corrupt)"}
+        state = "complete" if info.get("complete") else "unfinished"
+        rows.append(f"{p.parent.name:14s} {p.name:34s} {info.get('backbone')!s:14s} for {trained_task(info)!s:8s} {state:10s} {p}")
+    return "\n".join(rows) or f"no checkpoints under {root}"

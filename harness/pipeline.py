@@ -316,18 +316,50 @@ def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bo
 
 
 # --- nfbench train -----------------------------------------------------------------------------
-def train(cfg: TrainConfig) -> Path:
-    """Run the method's stages (harness/stages.py) on the training data: a task's train split, or a
-    JSONL SFT set made by `nfbench data`."""
+def train(cfg: TrainConfig, with_cot: bool = False, on_resolved: Any = None) -> Path:
+    """Run the method's stages (harness/stages.py) for a task on its SFT records (harness/train_data.py).
+    with_cot: a method that starts from a CoT model and finds none first trains one (`cot`, same
+    backbone, task, data, seed and trainer settings). on_resolved(cfg): called once the task, data and
+    checkpoint name are filled in (the CLI prints the config)."""
+    import dataclasses
+
     from nfbench.harness import stages
-    from nfbench.harness.sft_data import read_sft, task_examples
+    from nfbench.harness.checkpoints import latest_checkpoint
+    from nfbench.harness.train_data import default_name, resolve
 
     method = get_method(cfg.method)(cfg.method_config)
     if not method.stages():
-        raise UserError(f"method '{cfg.method}' is training-free", f"run it: nfbench run --method {cfg.method}")
-    if cfg.data.endswith((".jsonl", ".jsonl.gz")):
-        task, examples = None, read_sft(cfg.data)
-    else:
-        task = open_task(cfg.data, cfg.data_dir, cfg.task_options)
-        examples = task_examples(task, "train")
-    return stages.run(method, cfg, task, examples)
+        where = f" on a {method.starts_from} model (train it: nfbench train {method.starts_from})" if method.starts_from else ""
+        raise UserError(f"method '{cfg.method}' is training-free", f"run it{where}: nfbench run --method {cfg.method}")
+    data = resolve(cfg)
+    cfg.task, cfg.data = data.task_name, data.data  # the resolved config is what checkpoint.json records
+    cfg.name = cfg.name or default_name(cfg.backbone, data.task_name, data.sha256)
+    if on_resolved is not None:
+        on_resolved(cfg)
+    log.info("training %s on %s for %s: %d examples from %s (%d with reasoning) -> checkpoint name %s",
+             cfg.method, cfg.backbone, cfg.task, len(data.examples), cfg.data,
+             sum(bool(e.reasoning) for e in data.examples), cfg.name)
+    if (with_cot and method.starts_from and not cfg.init_from
+            and latest_checkpoint(method.starts_from, cfg.backbone, cfg.task, cfg.data) is None):
+        cot_cfg = dataclasses.replace(cfg, method=method.starts_from, name=None, stage=None, out=None,
+                                      method_config=get_method(method.starts_from).config_class())
+        log.info("--with-cot: training the %s model %s starts from first", method.starts_from, cfg.method)
+        train(cot_cfg)
+    check_resumable(method.name, cfg, data.sha256)
+    return stages.run(method, cfg, data.task, data.examples)
+
+
+def check_resumable(method: str, cfg: TrainConfig, sha256: str) -> None:
+    """Re-running a training resumes its folder; a folder that holds a training of another backbone,
+    task or data is refused, before anything is written."""
+    from nfbench.harness.checkpoints import checkpoint_dir, read_info, trained_task
+
+    root = checkpoint_dir(method, cfg.name, cfg.out)
+    info = read_info(root)
+    if not info:
+        return
+    old = (info.get("backbone"), trained_task(info), (info.get("data") or {}).get("sha256"))
+    if old != (cfg.backbone, cfg.task, sha256):
+        raise UserError(f"{root} holds a {method} training of {old[0]} for {old[1]} on data {str(old[2])[:8]}, "
+                        f"not of {cfg.backbone} for {cfg.task} on {sha256[:8]}", "pass another --name (or leave --name out: one folder "
+                        "per backbone, task and data)")

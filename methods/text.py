@@ -60,7 +60,7 @@ class TextMethod(Method):
 
     def stages(self) -> list[Any]:
         return [sft_stage(self.name, self.reasons, lambda bb, fmt: TextGenerator(TextStream(bb, fmt)),
-                          self.config.val_max_new_tokens)]
+                          self.config.val_max_new_tokens, needs=("reasoning",) if self.reasons else ())]
 
     def generator(self, ctx: RunContext) -> Generator:
         bb = ctx.load_backbone()

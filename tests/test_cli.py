@@ -120,6 +120,6 @@ def test_ls_methods_and_tasks_name_everything(nfbench_cmd):
 
 def test_ls_options_shows_a_methods_fields_with_their_help_and_its_stages(nfbench_cmd):
     out = run_cli(["ls", "options", "nfcot"], nfbench_cmd).stdout
-    assert "slots = 64  # K: latent steps" in out and "stages: vae, stage1, stage2, rl" in out
+    assert "slots = None  # K: latent steps" in out and "stages: vae, stage1, stage2, rl" in out
     assert "stages: none (training-free)" in run_cli(["ls", "options", "soft-thinking"], nfbench_cmd).stdout
     assert_user_error(run_cli(["ls", "options", "nfcott"], nfbench_cmd), "unknown method 'nfcott'")

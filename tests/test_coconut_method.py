@@ -21,6 +21,7 @@ def test_split_steps_round_trips():
     assert steps == ["b=7+5=2;", "c=2*7=4;", "d=4-4=0\n"]
     assert "".join(steps) == text
     assert split_steps("one\ntwo\n", "\n") == ["one\n", "two\n"]
+    assert split_steps("one line of reasoning.\n\n", "\n") == ["one line of reasoning.\n\n"]  # a chat CoT of one line
 
 
 def _train_config(tmp_path, init_from="backbone", **method):

@@ -10,7 +10,7 @@ from nfbench.harness.pipeline import decoding, open_generator
 from nfbench.harness.registry import get_task
 from nfbench.methods.base import generate
 
-TOY = {"task_options": {"steps": 2, "n_train": 24, "n_val": 4, "n_test": 4}, "sandbox": "local",
+TOY = {"backbone": "tiny-llama", "task_options": {"steps": 2, "n_train": 24, "n_val": 4, "n_test": 4}, "sandbox": "local",
        "trainer": {"batch_size": 4, "eval_problems": 0, "warmup_steps": 1, "log_every": 1, "save_every": 100}}
 METHOD = {"lora_rank": 4, "lora_alpha": 8}
 

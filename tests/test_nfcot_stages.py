@@ -92,16 +92,16 @@ def test_bad_stages_and_preconditions_fail_before_any_training(results_dir, tmp_
     skip_stage1 = {**TINY["method_config"]["stages"], "stage1": {"skip": True}}
     with pytest.raises(UserError, match="needs stage 'stage1'"):
         _train(results_dir, method_config={**TINY["method_config"], "stages": skip_stage1})
-    # RL needs a task's unit tests: a JSONL set is refused before the VAE trains, not after stage 2
-    from nfbench.harness.sft_data import task_examples, write_sft
+    # a JSONL set is trained for a task (default mbpp: its tests reward RL; test_stages checks the refusal
+    # of RL without a task at the runner)
     from nfbench.harness.registry import get_task
+    from nfbench.harness.sft_data import task_examples, write_sft
+    from nfbench.harness.train_data import resolve
 
     data = tmp_path / "set.jsonl"
     write_sft(data, task_examples(get_task("synth")(None, **TINY["task_options"]), "train"))
-    rl_on = {**TINY["method_config"]["stages"], "rl": {}}
-    with pytest.raises(UserError, match="stage 'rl' needs a task"):
-        _train(results_dir, data=str(data), method_config={**TINY["method_config"], "stages": rl_on})
-    assert not (results_dir / "checkpoints" / "nfcot" / "t" / "vae").exists()
+    assert resolve(load_config(TrainConfig, None, {**TINY, "data": str(data), "task_options": {}})).task_name == "mbpp"
+    assert resolve(load_config(TrainConfig, None, {**TINY, "data": str(data), "task": "synth"})).task_name == "synth"
     cfg = load_config(RunConfig, None, {"method": "nfcot", "task": "synth", "backbone": "tiny-llama"})
     from nfbench.harness.pipeline import open_generator
 

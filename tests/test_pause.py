@@ -36,7 +36,8 @@ def test_training_sequences_put_the_pauses_between_prompt_and_answer_without_los
 @pytest.mark.slow
 def test_train_then_generate_charges_the_pauses_as_reasoning(results_dir):
     cfg = load_config(TrainConfig, None, {
-        "method": "pause", "data": "synth", "task_options": TASK, "init_from": "backbone", "sandbox": "local",
+        "method": "pause", "backbone": "tiny-llama", "data": "synth", "task_options": TASK, "init_from": "backbone",
+        "sandbox": "local",
         "trainer": {"max_steps": 3, "batch_size": 8, "warmup_steps": 1, "eval_problems": 0},
         "method_config": {"n_pauses": 3}})
     ckpt = pipeline.train(cfg)

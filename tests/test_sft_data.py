@@ -39,6 +39,16 @@ def test_import_with_mapping_and_nested_fields(tmp_path):
         read_sft(tmp_path / "bad.jsonl")
 
 
+def test_import_splits_one_response_field_into_reasoning_and_program():
+    text = ("<think>Loop once.\n```\nnot the answer\n```\nThen return.</think>\n"
+            "```python\ndef f(x):\n    return x\n```\nDone.")
+    records = [{"q": "Identity.", "out": text}, {"q": "No code.", "out": "I cannot."}]
+    mapping = parse_mapping(["prompt=q", "response=out"])
+    [ex] = import_records(records, mapping, "toy")  # the record without a program block is left out
+    assert ex.solution == "def f(x):\n    return x\n"
+    assert ex.reasoning.startswith("Loop once.") and ex.reasoning.endswith("Then return.") and "<think>" not in ex.reasoning
+
+
 def test_decontamination_drops_overlap_with_eval_text():
     eval_prompt = "Write a function to find the shared elements from the given two lists of integers please."
     clean = SFTExample("a", "Write a function that reverses a string.", "", "def r(s): return s[::-1]")

@@ -22,7 +22,7 @@ def _run_config(name: str, **kw):
 def test_run_without_checkpoint_names_the_train_command(results_dir):
     with pytest.raises(UserError) as err:
         pipeline.open_generator(_run_config("cot"), get_task("synth")(None, **TASK_OPTIONS))
-    assert "nfbench train cot --backbone tiny-llama" in err.value.fix
+    assert "nfbench train cot --task synth --backbone tiny-llama" in err.value.fix
 
 
 @pytest.mark.slow

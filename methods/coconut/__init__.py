@@ -50,7 +50,8 @@ def split_steps(reasoning: str, sep: str) -> list[str]:
     parts = reasoning.split(sep)
     steps = [p + sep for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
     if len(steps) > 1 and not steps[-1].strip():  # trailing newline: part of the last step
-        steps[-2] += steps.pop()
+        tail = steps.pop()  # (popped first: `steps[-2] += steps.pop()` indexes a list one shorter)
+        steps[-1] += tail
     return [s for s in steps if s]
 
 

@@ -10,18 +10,25 @@ GRPO (rl.py) optimises them on sandbox rewards. Stages (train.py): vae -> stage1
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from nfbench.harness.config import StageSettings, TrainerOverrides, option, stages_field
 from nfbench.harness.registry import register_method
-from nfbench.harness.stages import StageSpec
+from nfbench.harness.stages import StageSpec, TrainContext
 from nfbench.methods.base import Generator, Method, RunContext
+
+
+TOKENS_PER_SLOT = 6  # the paper: 64 latents replace ~385 CoT tokens
+MAX_SLOTS = 64
 
 
 @dataclass
 class NFCoTConfig:
-    # latent thoughts (paper: K = 64, D = 2560 for ~385-token CoTs on an 8B model)
-    slots: int = option(64, "K: latent steps = reasoning positions")
-    dim: int = option(64, "D: dimension of a latent")
+    # latent thoughts (paper: K = 64, D = 2560 for ~385-token CoTs on an 8B model, hidden size 4096);
+    # left at None they follow the backbone and the data as the paper's do (`resolve_shapes`)
+    slots: int | None = option(None, "K: latent steps = reasoning positions; None = the training CoTs' mean "
+                                     f"tokens / {TOKENS_PER_SLOT} (the paper's ~385 / 64), at most {MAX_SLOTS}")
+    dim: int | None = option(None, "D: dimension of a latent; None = 5/8 of the backbone's hidden size (the paper's 2560 / 4096)")
     # CoT VAE
     vae_width: int = 256
     vae_layers: int = 2
@@ -35,7 +42,7 @@ class NFCoTConfig:
     flow_width: int = 256
     flow_layers: int = 2
     flow_heads: int = 4
-    head_width: int = 1024
+    head_width: int | None = option(None, "width of the NF head's MLP; None = the backbone's hidden size")
     noise_std: float = option(0.3, "noise augmentation of the (standardised) targets")
     # latent GRPO
     rl_group_size: int = option(8, "G: samples per problem")
@@ -73,7 +80,29 @@ class NFCoT(Method):
                 StageSpec("rl", train.rl_stage(c), needs=("vae", "stage2", "task", "sandbox"),
                           trainer=TrainerOverrides(lr=3e-6, warmup_steps=0, max_steps=150, batch_size=8))]
 
+    def checkpoint_info(self, ctx: TrainContext) -> dict[str, Any]:
+        """Runs before the first stage: fills in the shapes left to follow the backbone and the data
+        (the stages read this config), and records them."""
+        c = self.config
+        bb = ctx.backbone()
+        cot = [len(bb.tokenizer(e.reasoning, add_special_tokens=False)["input_ids"][:c.max_cot_tokens])
+               for e in ctx.examples if e.reasoning]
+        resolve_shapes(c, bb.model.config.hidden_size, sum(cot) / max(1, len(cot)))
+        return {"latent_shape": {"slots": c.slots, "dim": c.dim, "head_width": c.head_width,
+                                 "mean_cot_tokens": round(sum(cot) / max(1, len(cot)), 1)}}
+
     def generator(self, ctx: RunContext) -> Generator:
         from nfbench.methods.nfcot.generate import NFCoTGenerator
 
         return NFCoTGenerator.load(ctx, self.config)
+
+
+def resolve_shapes(c: NFCoTConfig, hidden_size: int, mean_cot_tokens: float) -> None:
+    """The paper's proportions where the config leaves a shape to the backbone and the data: K from
+    the CoT length, D and the NF head's width from the hidden size (set values are kept)."""
+    if c.slots is None:
+        c.slots = max(1, min(MAX_SLOTS, round(mean_cot_tokens / TOKENS_PER_SLOT)))
+    if c.dim is None:
+        c.dim = max(1, hidden_size * 5 // 8)
+    if c.head_width is None:
+        c.head_width = hidden_size

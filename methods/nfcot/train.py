@@ -111,12 +111,15 @@ def vae_stage(mc: Any) -> StageTrainer:
 
 
 def _holdout(run: StageRun, examples: list[Example], tok: Any, mc: Any) -> list[Example]:
-    """Validation CoTs for the reconstruction metric: the task's validation split if any."""
+    """Validation CoTs for the reconstruction metric: the task's validation split where it has chains
+    of thought (synth), else the last training examples (a distilled set's chains are all in training)."""
     task = run.ctx.task
     if task is not None and "validation" in task.splits():
         from nfbench.harness.sft_data import task_examples
 
-        return build_examples(task_examples(task, "validation")[:200], run.ctx.format(tok), mc.max_cot_tokens)
+        held_out = [e for e in task_examples(task, "validation", require_reasoning=False)[:200] if e.reasoning]
+        if held_out:
+            return build_examples(held_out, run.ctx.format(tok), mc.max_cot_tokens)
     return examples[-min(200, max(1, len(examples) // 20)):]
 
 
