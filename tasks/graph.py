@@ -1,18 +1,22 @@
 """graph: seeded ProsQA-style graph search rendered as code, for CPU-scale method comparisons.
 
-Each problem lists the edges of a small directed graph in random order and asks for the end of the
-path that starts at a named root; the chain of thought is that path, one edge per step:
+Each problem lists the edges of a small directed graph in random order (`uv` is the edge u -> v) and
+asks for the end of the path that starts at a named root; the chain of thought is that path, one
+edge per step:
 
-    prompt     w>D;H>P;r>M;D>d;P>z;F>o;M>l;j>H;z>C;l>p;p>u;Y>w;N>A;X>Y;A>F;n>N;f()=end(j)
-    reasoning  j>H;H>P;P>z;z>C                 (the path from the root j, one edge per step)
-    answer     def f():return 'C'
+    prompt     jO;Cy;TU;XM;tW;PC;EZ;Ox;ym;as;mQ;Ia;Mj;gE;Ug;WI;f()=end(T)
+    reasoning  TU;Ug;gE;EZ                     (the path from the root T, one edge per step)
+    answer     def f():return 'Z'
 
 Like ProsQA (Coconut's graph-search suite: nonsense concepts, "Every X is a Y" rules with
 distractors, the CoT is the path from the root), the answer needs every hop of the path while the
-prompt holds the same number of look-alike chains that the root does not reach: a direct answer must
-chase `depth` pointers in one forward pass, a chain of thought one pointer per step (find `u>` in the
-prompt, copy what follows). Node names are single letters (a-z but f, A-Z) so examples stay short for
-character-level tiny models (~110 characters at the defaults).
+prompt holds look-alike chains that the root does not reach: a direct answer must chase `depth`
+pointers in one forward pass, a chain of thought one per step. Edges are written `uv`, not `u>v`, so
+that each hop is the plain induction pattern (the position of node u predicts what followed u in the
+prompt), which the from-scratch tiny Llama learns in ~1000 steps; with `u>v` (the lookup made at `>`,
+its query one token back) it stayed at chance after 2000 (experiments/graph-suite.md). Node names are
+single letters (a-z but f, A-Z), so examples stay short for character-level tiny models (~95
+characters at the defaults).
 
 Options (the difficulty knobs first):
   depth        edges on the root's path (the number of reasoning steps).
@@ -23,7 +27,7 @@ Options (the difficulty knobs first):
                each shorter than the rest of the path (its length drawn uniformly), so the end is the
                unique farthest node, and choosing the right child needs look-ahead (ProsQA's
                search; 1 = a plain chain).
-  n_train / n_val / n_test, seed.
+  n_train / n_val / n_test (20000 / 200 / 200: ProsQA has 17,886 / 300 / 500), seed.
 """
 from __future__ import annotations
 
@@ -35,12 +39,12 @@ from nfbench.harness.errors import UserError
 from nfbench.harness.registry import register_task
 from nfbench.tasks.generated import GeneratedTask
 
-GENERATOR_VERSION = "graph-path-v1"
+GENERATOR_VERSION = "graph-path-v2"
 NODES = string.ascii_lowercase.replace("f", "") + string.ascii_uppercase  # one character each; f is the function
-INSTRUCTION = ("Each u>v is an edge from node u to node v. end(r) is the node farthest from r along the "
+INSTRUCTION = ("Each pair uv is an edge from node u to node v. end(r) is the node farthest from r along the "
                "edges (the end of r's longest path). Write the Python function f() that returns it as a "
                "one-letter string.")
-DEFAULTS: dict[str, Any] = {"depth": 4, "distractors": 3, "branching": 1, "n_train": 4000, "n_val": 200,
+DEFAULTS: dict[str, Any] = {"depth": 4, "distractors": 3, "branching": 1, "n_train": 20000, "n_val": 200,
                             "n_test": 200, "seed": 1234}
 
 
@@ -64,8 +68,8 @@ def _generate(rng: random.Random, depth: int, distractors: int, branching: int) 
         chain = [next(names) for _ in range(depth + 1)]
         edges += zip(chain, chain[1:])
     rng.shuffle(edges)
-    return {"prompt": ";".join(f"{u}>{v}" for u, v in edges) + f";f()=end({path[0]})",
-            "reasoning": ";".join(f"{u}>{v}" for u, v in zip(path, path[1:])),
+    return {"prompt": ";".join(u + v for u, v in edges) + f";f()=end({path[0]})",
+            "reasoning": ";".join(u + v for u, v in zip(path, path[1:])),
             "solution": f"def f():return '{path[-1]}'", "path": "".join(path)}
 
 

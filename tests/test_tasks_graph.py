@@ -25,7 +25,8 @@ def edges_and_root(problem: Problem) -> tuple[dict[str, list[str]], str]:
     *edges, question = problem.prompt.split(";")
     adjacency: dict[str, list[str]] = defaultdict(list)
     for edge in edges:
-        u, v = edge.split(">")
+        assert len(edge) == 2
+        u, v = edge
         adjacency[u].append(v)
     assert question.startswith("f()=end(") and question.endswith(")")
     return adjacency, question[len("f()=end("):-1]
@@ -86,7 +87,7 @@ def test_reasoning_is_the_unique_longest_path_and_references_pass(options):
         paths = farthest(adjacency, root)
         assert len(paths) == 1 and "".join(paths[0]) == p.meta["path"]  # one end, the reasoning's
         steps = p.reasoning.split(";")
-        assert steps == [f"{u}>{v}" for u, v in zip(paths[0], paths[0][1:])]
+        assert steps == [u + v for u, v in zip(paths[0], paths[0][1:])]
         assert all(step in p.prompt.split(";") for step in steps)  # each step is an edge of the prompt
         assert len(steps) == p.meta["depth"] == options.get("depth", 4)
         assert passes_in_process(p.canonical_solution, p)
@@ -99,7 +100,7 @@ def test_steps_split_the_way_coconut_splits_them():
     _, reasoning, _ = t.format_example(p)
     steps = split_steps(reasoning, ";")
     assert len(steps) == 5 and "".join(steps) == reasoning
-    assert all(len(s) == 4 for s in steps)  # "u>v;" and the last "u>v\n": one edge per step
+    assert all(len(s) == 3 for s in steps)  # "uv;" and the last "uv\n": one edge per step
 
 
 def test_knobs_change_difficulty():
