@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CoT-vs-direct gap as a function of one difficulty knob of a synthetic suite: for each value,
-# train `cot` and `direct` with the suite's CI configs (synth: ci/configs/{cot,direct}.yaml; graph:
-# ci/configs/{cot,direct}-graph.yaml; only the knob changed), run both greedy on test[:LIMIT] in the
-# Docker sandbox, and print one report over all runs (pass@1 with CIs, reasoning positions).
+# train `cot` and `direct` with the suite's CI-sized configs (synth: ci/configs/{cot,direct}.yaml; another
+# suite T: experiments/T-ci/{cot,direct}.yaml; only the knob changed), run both greedy on test[:LIMIT]
+# in the Docker sandbox, and print one report over all runs (pass@1 with CIs, reasoning positions).
 #
 #   bash experiments/cot_direct_gap.sh TASK KNOB VALUE [VALUE ...]      e.g. graph depth 1 2 3
 #   (~6-7 min per value on 2 cores; LIMIT=100 by default; synth_gap.sh is `synth steps`)
@@ -11,12 +11,12 @@ cd "$(dirname "$0")/.."
 nfbench=.venv/bin/nfbench
 task=$1 knob=$2; shift 2
 [ $# -gt 0 ] || { echo "usage: $0 TASK KNOB VALUE [VALUE ...]"; exit 2; }
-suffix=$([ "$task" = synth ] || echo "-$task")
+configs=$([ "$task" = synth ] && echo ci/configs || echo "experiments/$task-ci")
 out=results/$task-gap
 runs=()
 for n in "$@"; do
   for method in cot direct; do
-    config=ci/configs/$method$suffix.yaml
+    config=$configs/$method.yaml
     name=$task-gap-$knob$n
     opts=$(.venv/bin/python -c "import sys, yaml; o = yaml.safe_load(open(sys.argv[1])).get('task_options') or {}; \
 o[sys.argv[2]] = int(sys.argv[3]); print(yaml.safe_dump(o, default_flow_style=True).strip())" "$config" "$knob" "$n")
