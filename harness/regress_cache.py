@@ -2,10 +2,10 @@
 has changed.
 
 An entry is a complete checkpoint folder `<member>-<key>/` (a member's name is its method's unless the
-suite names it). The key hashes the member's resolved
-training config (the checkpoint it starts from named by its own entry, not its path), the versions of
-the packages whose numerics are part of a checkpoint, and the contents of the member's training
-sources: the nfbench files the suite lists for it (ci/suite.yaml), like a build's declared inputs.
+suite names it). The key hashes the member's resolved training config (the checkpoint it starts from
+named by its own entry, not its path), the versions of the packages whose numerics are part of a
+checkpoint, and the contents of the member's training sources: the nfbench files the suite lists for
+it (ci/suite.yaml), like a build's declared inputs.
 Editing NF-CoT retrains NF-CoT alone; editing the trainer retrains every member; editing the CLI, the
 report or the sandbox retrains nothing.
 
