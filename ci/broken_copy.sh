@@ -3,7 +3,7 @@
 # (git worktree at HEAD), sabotage one method, run the regression on it, expect a non-zero exit.
 # The shared tree and its venv are not modified: the copy is imported through a PYTHONPATH shim.
 #
-#   bash ci/broken_copy.sh [cot|coconut|nfcot] [--reuse]   (heavy: wrap in flock on shared machines)
+#   bash ci/broken_copy.sh [cot|direct|coconut|latent-sft|nfcot|pause] [--reuse]   (heavy: wrap in flock)
 # --reuse evaluates on the main tree's cached regress checkpoints instead of retraining.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,13 +18,34 @@ case "$which" in
   cot)  # the CoT model no longer reasons before answering
     sed -i 's/^    reasons = True$/    reasons = False/' "$copy/repo/methods/text.py"
     ! grep -q '^    reasons = True$' "$copy/repo/methods/text.py" ;;
+  direct)  # direct never reads the problem: it is trained on empty prompts (its answers learned unconditioned)
+    cat >> "$copy/repo/methods/text.py" <<'EOF'
+
+
+def _unconditioned(fmt, ex):  # sabotage (ci/broken_copy.sh)
+    from nfbench.harness.batching import encode
+    return encode(fmt.tokenizer, fmt.prompt_ids(""), fmt.target(ex))
+
+
+Direct.stages = lambda self: [sft_stage(self.name, False, lambda bb, fmt: TextGenerator(TextStream(bb, fmt)),
+                                        self.config.val_max_new_tokens, encode=_unconditioned)]
+EOF
+    grep -q '^Direct.stages = ' "$copy/repo/methods/text.py" ;;
   coconut)  # at inference the continuous thoughts are zeros: the mechanism is gone, the code still runs
     sed -i 's/^        x = out.hidden\[:, None\]$/        x = out.hidden[:, None] * 0.0/' "$copy/repo/methods/coconut/latent.py"
     grep -q 'out.hidden\[:, None\] \* 0.0' "$copy/repo/methods/coconut/latent.py" ;;
   nfcot)  # at inference the sampled latents are zeros: the flow's thoughts are gone, the code still runs
     sed -i 's/^        u = mu + t_z \* sigma \* z$/        u = (mu + t_z * sigma * z) * 0.0/' "$copy/repo/methods/nfcot/decode.py"
     grep -q 'u = (mu + t_z \* sigma \* z) \* 0.0' "$copy/repo/methods/nfcot/decode.py" ;;
-  *) echo "unknown sabotage '$which' (cot|coconut|nfcot)"; exit 2 ;;
+  latent-sft)  # at inference the latents (soft top-k embeddings) are zeros: what they carry is gone
+    sed -i 's/^        soft = mix(probs, top, W)$/        soft = mix(probs, top, W) * 0.0/' "$copy/repo/methods/latent_sft/decode.py"
+    grep -q 'soft = mix(probs, top, W) \* 0.0' "$copy/repo/methods/latent_sft/decode.py" ;;
+  pause)  # the answer's first token is read before the pauses (they are fed, but after it is chosen)
+    sed -i -e 's/^        s.prefill(batch)$/        early = s.prefill(batch).logits/' \
+      -e 's/^\(        \)logits = \(step(s.backbone.model, batch.state, input_ids=pauses, meter=batch.meter)\).logits$/\1\2\n\1logits = early/' \
+      "$copy/repo/methods/pause.py"
+    grep -q '^        logits = early$' "$copy/repo/methods/pause.py" ;;
+  *) echo "unknown sabotage '$which' (cot|direct|coconut|latent-sft|nfcot|pause)"; exit 2 ;;
 esac
 git -C "$copy/repo" diff --stat
 

@@ -1,6 +1,6 @@
 """Move a committed regress checkpoint to its member's current cache key, weights untouched.
 
-    .venv/bin/python ci/rekey.py cot [--suite ci/suite.yaml]
+    .venv/bin/python ci/rekey.py cot [--suite ci/suite.yaml]       (a member's name)
 
 For a change to a member's training sources that does not change what it learns (a refactor, a
 comment): the key changes with the sources, and without this CI would retrain the member, which for
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from nfbench.harness import regress
+from nfbench.harness import regress_cache as cache
 from nfbench.harness.checkpoints import INFO
 from nfbench.harness.config import TrainConfig, load_config, to_dict
 from nfbench.harness.manifest import git_info
@@ -25,16 +26,16 @@ from nfbench.harness.stages import DONE
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("method")
+    ap.add_argument("member")
     ap.add_argument("--suite", type=Path, default=regress.DEFAULT_SUITE)
     args = ap.parse_args()
     suite = regress.load_suite(args.suite)
-    member = next(m for m in suite.members if m.method == args.method)
+    member = next(m for m in suite.members if m.name == args.member)
     if member.starts_from:
         raise SystemExit("only members trained from the backbone can be re-keyed alone (their key names no other entry)")
-    [old] = list(suite.committed.glob(f"{member.method}-*"))
+    [old] = cache.entries(suite.committed, member.name)
     overrides, key = regress.member_key(member, {})
-    new = old.with_name(f"{member.method}-{key}")
+    new = old.with_name(f"{member.name}-{key}")
     if new == old:
         print(f"{old} already has the current key")
         return

@@ -1,9 +1,11 @@
-"""Do a coconut checkpoint's continuous thoughts carry information? Teacher-forced loss on synth
-validation sequences at a curriculum stage, with the thoughts as computed, zeroed, or shuffled across
-the batch. The first target token is reported on its own: at a stage that leaves text steps it is the
-first value the removed steps decide (ln 10 = no information). Equal losses: the thoughts are ignored.
+"""Do a coconut checkpoint's continuous thoughts carry information? Teacher-forced loss on synth (or
+graph) validation sequences at a curriculum stage, with the thoughts as computed, zeroed, or shuffled
+across the batch. The first target token is reported on its own: at a stage that leaves text steps it
+is the first value the removed steps decide (synth: ln 10 = no information; graph: the node reached
+after the removed hops, ln 51 = none, ln of the prompt's node count = a guess among them). Equal
+losses: the thoughts are ignored. The task and its options are those the checkpoint was trained on.
 
-    .venv/bin/python experiments/coconut_thought_probe.py CHECKPOINT [--stages 1,4] [--n 128] [--steps 4]
+    .venv/bin/python experiments/coconut_thought_probe.py CHECKPOINT [--stages 1,4] [--n 128]
 """
 from __future__ import annotations
 
@@ -37,11 +39,11 @@ def main() -> None:
     ap.add_argument("checkpoint")
     ap.add_argument("--stages", default="1,4")
     ap.add_argument("--n", type=int, default=128, help="validation sequences")
-    ap.add_argument("--steps", type=int, default=4, help="synth chain length")
     args = ap.parse_args()
     info = read_info(args.checkpoint)
-    mc = info["train_config"]["method_config"]
-    task = open_task("synth", None, {"steps": args.steps})
+    trained = info["train_config"]
+    mc = trained["method_config"]
+    task = open_task(trained["data"], None, trained.get("task_options") or {})
     bb = load_backbone(args.checkpoint, device="cpu")
     model, ids = bb.model.eval(), special_ids(bb, mc["init_token"])
     fmt = PromptFormat(task, bb.tokenizer, reasons=True)

@@ -32,12 +32,17 @@ DEFAULT_SUITE = Path("ci/suite.yaml")
 @dataclass(frozen=True)
 class Member:
     method: str
+    name: str = ""  # its name in the suite (default: the method): two members may train one method
     config: Path | None = None  # its training config (None: training-free, see runs_on)
     starts_from: str | None = None  # a member whose checkpoint its training starts from
     runs_on: str | None = None  # training-free: evaluated on this member's checkpoint
     sources: tuple[str, ...] = ()  # package-relative training sources (with the suite's common ones)
     commit: bool = False  # `--update` stores its checkpoint in the committed cache
     run: dict[str, Any] = field(default_factory=dict)  # extra RunConfig keys for its evaluation
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.method)
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,15 @@ def load_suite(path: Path) -> Suite:
             raise UserError(f"regress suite {path}: {m['method']}'s config {config} is missing", "fix the suite file")
         sources = tuple(common + list(m.get("sources") or [])) if config else ()
         cache.source_files(list(sources))  # every listed source exists
-        members.append(Member(m["method"], config, m.get("starts_from"), m.get("runs_on"), sources,
-                              bool(m.get("commit")), dict(m.get("run") or {})))
-    names = [m.method for m in members]
-    for m in members:
+        members.append(Member(m["method"], m.get("name", ""), config, m.get("starts_from"), m.get("runs_on"),
+                              sources, bool(m.get("commit")), dict(m.get("run") or {})))
+    names = [m.name for m in members]
+    if len(set(names)) < len(names):
+        raise UserError(f"regress suite {path}: two members are named alike", "give one of them a `name`")
+    for i, m in enumerate(members):
         for other in (m.starts_from, m.runs_on):
-            if other is not None and other not in names[:names.index(m.method)]:
-                raise UserError(f"regress suite {path}: {m.method} needs member '{other}' listed before it", "fix the suite file")
+            if other is not None and other not in names[:i]:
+                raise UserError(f"regress suite {path}: {m.name} needs member '{other}' listed before it", "fix the suite file")
     return Suite(path, tuple(members), dict(raw["evaluation"]), root / raw["baseline"], root / raw["cache"],
                  float(raw.get("budget_s", 900)))
 
@@ -90,30 +97,44 @@ def train_member(suite: Suite, member: Member, checkpoints: dict[str, Path], loc
     reuse: take the newest cached checkpoint of the method whatever code or config made it
     (checks new inference code on old weights in seconds; not what CI does)."""
     roots = [local, suite.committed]
-    if reuse and (found := cache.newest(member.method, roots)) is not None:
-        log.info("regress: --reuse-checkpoints: %s uses %s", member.method, found)
+    if reuse and (found := cache.newest(member.name, roots)) is not None:
+        log.info("regress: --reuse-checkpoints: %s uses %s", member.name, found)
         return found
     overrides, key = member_key(member, checkpoints)
-    if (found := cache.lookup(member.method, key, roots)) is not None:
-        log.info("regress: reusing the cached %s checkpoint %s", member.method, found)
+    if (found := cache.lookup(member.name, key, roots)) is not None:
+        log.info("regress: reusing the cached %s checkpoint %s", member.name, found)
         return found
     if member.commit:
         log.warning("regress: no committed %s checkpoint for this code and config: training it (refresh %s "
-                    "with `nfbench regress --update` and commit it)", member.method, suite.committed)
-    return cache.train(member.config, overrides, local / f"{member.method}-{key}", trainer)
+                    "with `nfbench regress --update` and commit it)", member.name, suite.committed)
+    return cache.train(member.config, overrides, local / f"{member.name}-{key}", trainer)
+
+
+def evaluation(suite: Suite, member: Member) -> dict[str, Any]:
+    """The RunConfig keys of a member's evaluation: the suite's settings on the task its model was trained
+    on (its training config's `data`, or the suite's task for a JSONL set), with that config's backbone
+    and task options; its own config's method options."""
+    from nfbench.harness.registry import TASKS
+
+    trained = read_yaml(next(m for m in suite.members if m.name == (member.runs_on or member.name)).config)
+    own = {} if member.runs_on else trained
+    task = trained["data"] if trained.get("data") in TASKS.names() else suite.evaluation.get("task")
+    return {**suite.evaluation, "method": member.method, "task": task,
+            "backbone": trained.get("backbone", "tiny-llama"), "task_options": trained.get("task_options", {}),
+            "method_config": own.get("method_config", {}), **member.run}
+
+
+def baseline_key(suite: Suite, member: Member) -> str:
+    e = evaluation(suite, member)
+    return f"{e['method']}/{e['task']}/{e['backbone']}"
 
 
 def run_member(suite: Suite, member: Member, checkpoint: Path | None, runs: Path) -> Path:
     from nfbench.harness import pipeline
 
-    # the model's training config says which backbone and task options; its own, the method options
-    trained = read_yaml(next(m for m in suite.members if m.method == (member.runs_on or member.method)).config)
-    own = {} if member.runs_on else trained
-    overrides = {**suite.evaluation, "method": member.method, "backbone": trained.get("backbone", "tiny-llama"),
-                 "task_options": trained.get("task_options", {}), "method_config": own.get("method_config", {}),
-                 **member.run, "checkpoint": str(checkpoint) if checkpoint else None}
+    overrides = {**evaluation(suite, member), "checkpoint": str(checkpoint) if checkpoint else None}
     cfg = load_config(RunConfig, None, overrides)
-    out = runs / member.method
+    out = runs / member.name
     shutil.rmtree(out, ignore_errors=True)  # always a fresh evaluation of the current code
     path, _ = pipeline.run(cfg, out=str(out))
     return path
@@ -133,21 +154,21 @@ def measure(suite: Suite, members: tuple[Member, ...], work: Path, reuse: bool =
             if member.runs_on:
                 checkpoint = checkpoints[member.runs_on]
             else:
-                checkpoint = checkpoints[member.method] = train_member(suite, member, checkpoints,
-                                                                       work / "checkpoints", reuse)
+                checkpoint = checkpoints[member.name] = train_member(suite, member, checkpoints,
+                                                                     work / "checkpoints", reuse)
             runs.append(run_member(suite, member, checkpoint, work / "runs"))
         except Exception as e:  # noqa: BLE001 - a broken method is a finding, not a crash
-            errors[member.method] = f"{type(e).__name__}: {e}"
-            log.error("regress: %s failed: %s\n%s", member.method, errors[member.method],
+            errors[member.name] = f"{type(e).__name__}: {e}"
+            log.error("regress: %s failed: %s\n%s", member.name, errors[member.name],
                       traceback.format_exc(limit=6))
-        seconds[member.method] = time.time() - start
-        log.info("regress: %s took %.0f s", member.method, seconds[member.method])
+        seconds[member.name] = time.time() - start
+        log.info("regress: %s took %.0f s", member.name, seconds[member.name])
     return runs, errors, seconds, checkpoints
 
 
 def select(suite: Suite, methods: list[str] | None) -> tuple[Member, ...]:
     """The members named with -m, with the members they start from or run on."""
-    names = [m.method for m in suite.members]
+    names = [m.name for m in suite.members]
     for name in methods or []:
         if name not in names:
             close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
@@ -155,9 +176,9 @@ def select(suite: Suite, methods: list[str] | None) -> tuple[Member, ...]:
                             f"choose from {', '.join(names)}")
     wanted = set(methods or names)
     for m in reversed(suite.members):
-        if m.method in wanted:
+        if m.name in wanted:
             wanted |= {x for x in (m.starts_from, m.runs_on) if x}
-    return tuple(m for m in suite.members if m.method in wanted)
+    return tuple(m for m in suite.members if m.name in wanted)
 
 
 def run_regression(suite_path: Path | None = None, baseline: Path | None = None, update: bool = False,
@@ -199,12 +220,12 @@ def run_regression(suite_path: Path | None = None, baseline: Path | None = None,
         comparison.write_baseline(new, baseline)
         print(f"baseline written: {baseline}")
         for m in members:
-            if m.commit and m.method in checkpoints and (stored := cache.commit(m.method, checkpoints[m.method],
+            if m.commit and m.name in checkpoints and (stored := cache.commit(m.name, checkpoints[m.name],
                                                                                 suite.committed)):
                 print(f"committed cache refreshed: {stored} (git add {suite.committed})")
         return 0
     findings = comparison.compare(rows, old_baseline, rule="tolerance")
-    findings = [f for f in findings if f.key.split("/")[0] in {m.method for m in members}]
+    findings = [f for f in findings if f.key in {baseline_key(suite, m) for m in members}]
     for f in findings:
         print(("ok    " if f.status not in comparison.FAILING else "FAIL  ") + f.describe())
     failed = [f for f in findings if f.status in comparison.FAILING]

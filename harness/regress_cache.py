@@ -1,10 +1,11 @@
 """The checkpoint cache of `nfbench regress`: a member is retrained only when what decides its weights
 has changed.
 
-An entry is a complete checkpoint folder `<method>-<key>/`. The key hashes the member's resolved
-training config (the checkpoint it starts from named by its own entry, not its path), the versions of
-the packages whose numerics are part of a checkpoint, and the contents of the member's training
-sources: the nfbench files the suite lists for it (ci/suite.yaml), like a build's declared inputs.
+An entry is a complete checkpoint folder `<member>-<key>/` (a member's name is its method's unless the
+suite names it). The key hashes the member's resolved training config (the checkpoint it starts from
+named by its own entry, not its path), the versions of the packages whose numerics are part of a
+checkpoint, and the contents of the member's training sources: the nfbench files the suite lists for
+it (ci/suite.yaml), like a build's declared inputs.
 Editing NF-CoT retrains NF-CoT alone; editing the trainer retrains every member; editing the CLI, the
 report or the sandbox retrains nothing.
 
@@ -67,21 +68,26 @@ def entry_key(cfg: dict[str, Any], sources: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def entries(root: Path, member: str) -> list[Path]:
+    """The folders `<member>-<key>` of a member (a key has no dash: `cot-*` is not member cot-graph's)."""
+    return sorted(p for p in root.glob(f"{member}-*") if "-" not in p.name[len(member) + 1:])
+
+
 def is_complete(entry: Path) -> bool:
     info = read_info(entry) if (entry / INFO).is_file() else None
     return bool(info and info.get("complete"))
 
 
-def lookup(method: str, key: str, roots: list[Path]) -> Path | None:
+def lookup(member: str, key: str, roots: list[Path]) -> Path | None:
     for root in roots:
-        if is_complete(entry := root / f"{method}-{key}"):
+        if is_complete(entry := root / f"{member}-{key}"):
             return entry
     return None
 
 
-def newest(method: str, roots: list[Path]) -> Path | None:
-    """The most recently finished entry of a method, whatever made it (--reuse-checkpoints)."""
-    done = sorted((d.parent for root in roots for d in root.glob(f"{method}-*/{INFO}") if is_complete(d.parent)),
+def newest(member: str, roots: list[Path]) -> Path | None:
+    """The most recently finished entry of a member, whatever made it (--reuse-checkpoints)."""
+    done = sorted((e for root in roots for e in entries(root, member) if is_complete(e)),
                   key=lambda p: (p / INFO).stat().st_mtime)
     return done[-1] if done else None
 
@@ -104,14 +110,14 @@ def train_in_child(config: Path, overrides: dict[str, Any], out: Path) -> None:
         raise RuntimeError(f"training {overrides['method']} failed (exit {proc.returncode}); its log is above")
 
 
-def commit(method: str, checkpoint: Path, committed: Path) -> Path | None:
-    """Copy a checkpoint into the committed cache, replacing the method's older entries: what `nfbench
+def commit(member: str, checkpoint: Path, committed: Path) -> Path | None:
+    """Copy a checkpoint into the committed cache, replacing the member's older entries: what `nfbench
     run` loads (the root) and each stage's record, not the stages' own weights or optimizer state.
     None when it already is the committed entry."""
     target = committed / checkpoint.name
     if checkpoint.resolve() == target.resolve():
         return None
-    for old in committed.glob(f"{method}-*"):
+    for old in entries(committed, member):
         shutil.rmtree(old)
     target.mkdir(parents=True)
     for f in checkpoint.iterdir():

@@ -1,9 +1,9 @@
 """The only way methods get training problems: trainable splits, minus anything evaluated on.
 
-Trainable: MBPP train (601-974) and validation (511-600), synth train and validation. Refused: every
-split of HumanEval, HumanEval+ and MBPP+, MBPP prompt/test, synth test; and inside the trainable
-splits, any MBPP problem that MBPP+ evaluates (same task number, or the same normalised description)
-or whose description repeats one of an MBPP evaluation problem.
+Trainable: MBPP train (601-974) and validation (511-600), synth and graph train and validation.
+Refused: every split of HumanEval, HumanEval+ and MBPP+, MBPP prompt/test, synth and graph test; and
+inside the trainable splits, any MBPP problem that MBPP+ evaluates (same task number, or the same
+normalised description) or whose description repeats one of an MBPP evaluation problem.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from nfbench.harness.errors import UserError
 from nfbench.harness.types import Problem
 from nfbench.tasks.base import Task
 
-TRAINABLE = {"mbpp": ("train", "validation"), "synth": ("train", "validation")}
-FIX = "train on mbpp or synth, split train or validation"
+TRAINABLE = {"mbpp": ("train", "validation"), "synth": ("train", "validation"), "graph": ("train", "validation")}
+FIX = "train on mbpp, synth or graph, split train or validation"
 
 
 def normalise(text: str) -> str:

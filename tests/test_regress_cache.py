@@ -121,3 +121,39 @@ def test_the_repository_suite_names_existing_configs_and_sources():
     assert {"direct", "cot", "coconut", "latent-sft", "nfcot", "pause", "soft-thinking"} == {m.method for m in s.members}
     assert [m.method for m in s.members if m.commit] == ["cot"] and s.baseline.is_file()
     assert [m.method for m in regress.select(s, ["nfcot"])] == ["cot", "nfcot"]  # with the member it starts from
+
+
+def test_two_members_of_one_method_have_their_own_names_entries_and_tasks(package, tmp_path):
+    """cot on synth and cot on graph: each its own cache entry (`cot-*` is not `cot-graph-*`), a
+    committed refresh of one never removes the other's, and each is evaluated on its own task."""
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "cot.yaml").write_text(CONFIG)
+    (tmp_path / "configs" / "cot-graph.yaml").write_text("method: cot\nbackbone: tiny-llama\ndata: graph\n"
+                                                         "task_options: {depth: 2}\n")
+    (tmp_path / "suite.yaml").write_text(json.dumps({
+        "baseline": "baseline.json", "cache": "cache", "evaluation": {"task": "synth", "limit": 5},
+        "members": [{"method": "cot", "config": "configs/cot.yaml", "commit": True},
+                    {"method": "cot", "name": "cot-graph", "config": "configs/cot-graph.yaml", "commit": True},
+                    {"method": "soft-thinking", "runs_on": "cot-graph"}]}))
+    s = regress.load_suite(tmp_path / "suite.yaml")
+    assert [m.name for m in s.members] == ["cot", "cot-graph", "soft-thinking"]
+    calls: list = []
+    synth = regress.train_member(s, s.members[0], {}, tmp_path / "local", trainer=fake_trainer(calls))
+    graph = regress.train_member(s, s.members[1], {}, tmp_path / "local", trainer=fake_trainer(calls))
+    assert synth.name.startswith("cot-") and graph.name.startswith("cot-graph-") and len(calls) == 2
+    assert cache.entries(tmp_path / "local", "cot") == [synth]
+    assert cache.commit("cot-graph", graph, s.committed) and cache.commit("cot", synth, s.committed)
+    assert {p.name for p in s.committed.iterdir()} == {synth.name, graph.name}
+    assert [regress.baseline_key(s, m) for m in s.members] == [
+        "cot/synth/tiny-llama", "cot/graph/tiny-llama", "soft-thinking/graph/tiny-llama"]
+    assert regress.evaluation(s, s.members[2])["task_options"] == {"depth": 2}
+    assert [m.name for m in regress.select(s, ["soft-thinking"])] == ["cot-graph", "soft-thinking"]
+
+
+def test_member_names_are_unique(tmp_path):
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    (tmp_path / "s.yaml").write_text(json.dumps({"baseline": "b.json", "cache": "c", "evaluation": {},
+                                                 "members": [{"method": "cot", "config": "c.yaml"},
+                                                             {"method": "cot", "config": "c.yaml"}]}))
+    with pytest.raises(UserError, match="named alike"):
+        regress.load_suite(tmp_path / "s.yaml")
