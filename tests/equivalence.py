@@ -1,0 +1,41 @@
+"""Shared pieces of the equivalence tests (tests/test_equivalence_*.py): a tiny float64 Llama and the
+comparison of a loss and its gradients with a naive re-implementation's.
+
+nfbench computes its losses in float32 (it upcasts bf16 logits with `.float()`), so a float64 model
+agrees with the float64 naive version to float32 rounding of the loss: the tolerances are relative to
+that (rtol 1e-5), far below what a wrong mask, position or feedback changes (>1e-2, see
+experiments/NOTES.md "Equivalence tests").
+"""
+from __future__ import annotations
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+RTOL = 1e-5
+
+
+def tiny_llama(seed: int = 0, vocab: int = 100, layers: int = 2) -> LlamaForCausalLM:
+    """Untied, eager attention (what the CI backbone uses), float64."""
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64, tie_word_embeddings=False)
+    cfg._attn_implementation = "eager"
+    return LlamaForCausalLM(cfg).double()
+
+
+def grads_of(module: torch.nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
+    """d loss / d every trainable parameter (zeros where it does not reach)."""
+    params = {n: p for n, p in module.named_parameters() if p.requires_grad}
+    got = torch.autograd.grad(loss, list(params.values()), retain_graph=True, allow_unused=True)
+    return {n: torch.zeros_like(p) if g is None else g for (n, p), g in zip(params.items(), got)}
+
+
+def assert_same_loss_and_grads(module: torch.nn.Module, loss: torch.Tensor, naive: torch.Tensor) -> None:
+    """The loss to RTOL, and every gradient to RTOL of the largest gradient entry."""
+    torch.testing.assert_close(loss.double(), naive.double(), rtol=RTOL, atol=0.0)
+    got, want = grads_of(module, loss), grads_of(module, naive)
+    scale = max(float(g.abs().max()) for g in want.values())
+    assert scale > 0, "no gradient reaches the parameters"
+    for name in want:
+        torch.testing.assert_close(got[name].double(), want[name].double(), rtol=RTOL, atol=RTOL * scale,
+                                   msg=lambda m, n=name: f"gradient of {n}: {m}")
