@@ -14,12 +14,13 @@ from transformers import LlamaConfig, LlamaForCausalLM
 RTOL = 1e-5
 
 
-def tiny_llama(seed: int = 0, vocab: int = 100, layers: int = 2) -> LlamaForCausalLM:
-    """Untied, eager attention (what the CI backbone uses), float64."""
+def tiny_llama(seed: int = 0, vocab: int = 100, layers: int = 2, attn: str = "sdpa") -> LlamaForCausalLM:
+    """Untied (as the CI backbone), float64. sdpa by default: HF's eager attention in float64 adds the
+    dtype's min to masked scores, which overflows to -inf and makes left-padded rows NaN (not in float32)."""
     torch.manual_seed(seed)
     cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
                       num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64, tie_word_embeddings=False)
-    cfg._attn_implementation = "eager"
+    cfg._attn_implementation = attn
     return LlamaForCausalLM(cfg).double()
 
 
