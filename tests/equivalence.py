@@ -24,6 +24,21 @@ def tiny_llama(seed: int = 0, vocab: int = 100, layers: int = 2, attn: str = "sd
     return LlamaForCausalLM(cfg).double()
 
 
+def tiny_gpt2(seed: int = 0, vocab: int = 100, attn: str = "sdpa"):
+    """Learned absolute positions (Coconut's paper backbone): a position id that is off by the left
+    padding changes its output, where rotary embeddings only see relative positions."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    cfg = GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=4, n_positions=64, tie_word_embeddings=False,
+                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=1, eos_token_id=1)
+    cfg._attn_implementation = attn
+    return GPT2LMHeadModel(cfg).double()
+
+
+BACKBONES = {"llama": tiny_llama, "gpt2": tiny_gpt2}
+
+
 def grads_of(module: torch.nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
     """d loss / d every trainable parameter (zeros where it does not reach)."""
     params = {n: p for n, p in module.named_parameters() if p.requires_grad}

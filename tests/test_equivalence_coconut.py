@@ -8,9 +8,10 @@ complete sequence gives the logits, and the loss is the CE on the tokens after `
 """
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
-from equivalence import assert_same_loss_and_grads, tiny_llama
+from equivalence import BACKBONES, assert_same_loss_and_grads
 
 from nfbench.methods.coconut import collate_fn, latent_loss
 from nfbench.methods.coconut.curriculum import Example, build_example
@@ -45,8 +46,9 @@ def naive_ce(model, ex: Example) -> tuple[torch.Tensor, int]:
     return F.cross_entropy(logits[first - 1:-1], torch.tensor(ids[first:]), reduction="sum"), len(targets)
 
 
-def test_coconut_loss_and_gradients_equal_the_naive_forward():
-    model = tiny_llama()
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_coconut_loss_and_gradients_equal_the_naive_forward(backbone):
+    model = BACKBONES[backbone]()
     exs = examples()
     assert [e.n_latents for e in exs] == [4, 4, 2] and len({e.latent_start for e in exs}) == 3
     loss, info = latent_loss(IDS["latent"])(model, collate_fn(PAD)(exs))

@@ -21,8 +21,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from equivalence import assert_same_loss_and_grads, tiny_llama
-from transformers import DynamicCache, LlamaForCausalLM
+from equivalence import BACKBONES, assert_same_loss_and_grads
+from transformers import DynamicCache, PreTrainedModel
 
 from nfbench.methods.latent_sft.sequences import Example, SpecialIds, stage1_batch, stage2_batch
 from nfbench.methods.latent_sft.stage1 import Stage1
@@ -31,8 +31,9 @@ from nfbench.methods.latent_sft.stage2 import stage2_loss
 THINK, END, COMPRESS, PAD, EOS = 90, 91, 92, 0, 1
 SP = SpecialIds(think=THINK, end_think=END, compress=COMPRESS, pad=PAD)
 K = 2  # compression rate
-# different prompt / CoT / answer lengths (padding), a CoT that does not divide by K (short last chunk)
-EXAMPLES = [Example([10, 11, 12], [20, 21, 22, 23, 24], [30, 31, EOS]),
+# different prompt / CoT / answer lengths (padding), CoTs that do not divide by K (a short last chunk), and
+# a spacer chunk of K tokens after a later latent (where its position ids matter)
+EXAMPLES = [Example([10, 11, 12], [20, 21, 22, 23, 24, 25, 26], [30, 31, EOS]),
             Example([13], [25, 26, 27, 28], [32, EOS]),
             Example([14, 15], [29], [33, 34, 35, EOS])]
 
@@ -92,7 +93,7 @@ def naive_stage1_ce(stage1: Stage1, ex: Example, scores: str, top_k: int) -> tup
     return ce, count
 
 
-def naive_stage2(model: LlamaForCausalLM, ex: Example, probs: torch.Tensor, ids: torch.Tensor,
+def naive_stage2(model: PreTrainedModel, ex: Example, probs: torch.Tensor, ids: torch.Tensor,
                  ) -> tuple[torch.Tensor, int, torch.Tensor, int]:
     """(summed answer CE, its count, summed KL over the latents, their count) of one example."""
     W = model.get_input_embeddings().weight
@@ -110,11 +111,12 @@ def naive_stage2(model: LlamaForCausalLM, ex: Example, probs: torch.Tensor, ids:
 
 
 # --- the tests ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("backbone", BACKBONES)
 @pytest.mark.parametrize("scores", ["head", "embeddings"])
-def test_stage1_loss_and_gradients_equal_the_naive_forward(scores):
+def test_stage1_loss_and_gradients_equal_the_naive_forward(scores, backbone):
     """Both tracks of the batched stage-1 forward: latents from the induction-masked encoder, the
     decoder's supervision mask and its dual-track positions (latents where stage 2 puts them)."""
-    stage1 = Stage1(tiny_llama(), top_k=5, lora_rank=0, lora_alpha=0, lora_dropout=0.0, scores=scores)
+    stage1 = Stage1(BACKBONES[backbone](), top_k=5, lora_rank=0, lora_alpha=0, lora_dropout=0.0, scores=scores)
     stage1.set_phase("joint")
     loss = stage1(stage1_batch(EXAMPLES, SP, K), COMPRESS)
     parts = [naive_stage1_ce(stage1, ex, scores, 5) for ex in EXAMPLES]
@@ -122,8 +124,9 @@ def test_stage1_loss_and_gradients_equal_the_naive_forward(scores):
     assert_same_loss_and_grads(stage1, loss, naive)
 
 
-def test_stage2_loss_and_gradients_equal_the_naive_forward():
-    model = tiny_llama(1)
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_stage2_loss_and_gradients_equal_the_naive_forward(backbone):
+    model = BACKBONES[backbone](1)
     gen = torch.Generator().manual_seed(0)
     teachers = []
     for ex in EXAMPLES:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
-from equivalence import assert_same_loss_and_grads, tiny_llama
+from equivalence import BACKBONES, assert_same_loss_and_grads
 
 from nfbench.methods.nfcot.data import Example, stream_batch
 from nfbench.methods.nfcot.model import FlowShape, NFCoTModel
@@ -33,8 +34,8 @@ EXAMPLES = [Example(0, [10, 11, 12], [5], [30, 31, EOS]), Example(1, [13], [5], 
             Example(2, [14, 15], [5], [33, 34, 35, 36, EOS])]
 
 
-def model_under_test() -> NFCoTModel:
-    backbone = tiny_llama()
+def model_under_test(backbone: str) -> NFCoTModel:
+    backbone = BACKBONES[backbone]()
     torch.manual_seed(1)
     model = NFCoTModel(backbone, FlowShape(slots=K, dim=D, blocks=2, width=16, layers=2, heads=2, head_width=16))
     with torch.no_grad():  # the zero-initialised outputs make every block and the head trivial: move them
@@ -115,8 +116,9 @@ def naive_losses(model: NFCoTModel, ex: Example, e: torch.Tensor) -> tuple[torch
     return latent_logp + logdet, answer, len(ex.answer)
 
 
-def test_nfcot_stage2_loss_and_gradients_equal_the_naive_forward():
-    model = model_under_test()
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_nfcot_stage2_loss_and_gradients_equal_the_naive_forward(backbone):
+    model = model_under_test(backbone)
     e = torch.randn(len(EXAMPLES), K, D, generator=torch.Generator().manual_seed(2))
     torch.manual_seed(3)
     parts = model(stream_batch(EXAMPLES, PAD), e, NOISE)

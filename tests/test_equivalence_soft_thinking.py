@@ -11,8 +11,9 @@ concept tokens, each one's top token, why it stopped, and the logits once the en
 """
 from __future__ import annotations
 
+import pytest
 import torch
-from equivalence import tiny_llama
+from equivalence import BACKBONES
 
 from nfbench.harness.batching import pad
 from nfbench.harness.generation import DecodeState, step
@@ -42,8 +43,9 @@ def naive(model, prompt: list[int], end_id: int) -> tuple[list[int], str, torch.
     return tops, why, model(inputs_embeds=torch.stack(seq)[None]).logits[0, -1]
 
 
-def test_soft_thinking_loop_equals_the_naive_uncached_one():
-    model = tiny_llama(vocab=48).eval()
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_soft_thinking_loop_equals_the_naive_uncached_one(backbone):
+    model = BACKBONES[backbone](vocab=48).eval()
     # an end token that the first sample's chain reaches at step 3, so the samples stop at different steps
     free = naive(model, PROMPTS[0], end_id=-1)[0]
     end_id = next(t for i, t in enumerate(free) if i >= 2 and t not in free[:i])
