@@ -19,8 +19,8 @@ INIT = 0.3  # larger than HF's 0.02: sharper outputs, so a wrong mask or positio
 
 
 def tiny_llama(seed: int = 0, vocab: int = 100, layers: int = 2, attn: str = "sdpa") -> LlamaForCausalLM:
-    """Untied (as the CI backbone), float64. sdpa by default: HF's eager attention in float64 adds the
-    dtype's min to masked scores, which overflows to -inf and makes left-padded rows NaN (not in float32)."""
+    """Untied (as the CI backbone), float64. sdpa by default: HF's eager attention in float64 gives NaN on
+    left-padded rows (transformers 5.24; float32 does not)."""
     torch.manual_seed(seed)
     cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
                       num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64, tie_word_embeddings=False,
