@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from nfbench.methods.latent_sft.masks import additive, induction_mask, supervision_mask
-from nfbench.methods.latent_sft.sequences import Example, SpecialIds, decoder_row, encoder_ids, pad_ids, pad_rows
+from nfbench.methods.latent_sft.masks import LATENT
+from nfbench.methods.latent_sft.sequences import (Example, SpecialIds, decoder_row, encoder_ids, pad_ids, pad_rows,
+                                                  stage2_row)
 
 SP = SpecialIds(think=90, end_think=91, compress=92, pad=0)
 EX = Example(prompt=[10], cot=[1, 2, 3, 4, 5], answer=[7, 8])  # k=2 -> chunks [1,2] [3,4] [5]
@@ -66,6 +68,29 @@ def test_supervision_mask_matches_hand_built():
     want_short = expected(["x . . . .", "x x . . .", "x x x . .", "x x x x .", "x x x x x"])
     assert torch.equal(short[:5, :5], want_short)
     assert torch.equal(short[5:, 5:], torch.eye(6, dtype=torch.bool)) and not short[:5, 5:].any()
+
+
+def test_stage1_position_ids_are_dual_track():
+    """The reference's stage-1 position ids: latents consecutive after the prefix, each spacer chunk
+    counting on from its latent, `</think>` right after the last latent."""
+    row = decoder_row(EX, SP, k=2)
+    # P <think> L1 3 4 L2 5 L3 </think> 7 8
+    assert row.pos == [0, 1, 2, 3, 4, 3, 4, 4, 5, 6, 7]
+    b = pad_rows([row, decoder_row(Example([10], [1], [7]), SP, k=2)], SP.pad)
+    assert b["pos"].tolist() == [row.pos, [0, 1, 2, 3, 4] + [0] * 6]
+
+
+def test_stage1_latents_sit_where_stage2_and_inference_put_them():
+    """Issue 20's example: a 41-position prefix and 6 latents (23 CoT tokens, k=4). Without dual-track
+    ids the latents sat at 41, 46, 51, 56, 61, 65 and `</think>` at 66; in stage 2 and at inference they
+    are at 41..46 and `</think>` at 47."""
+    ex = Example(list(range(100, 140)), list(range(200, 223)), [7, 8])
+    one, two = decoder_row(ex, SP, k=4), stage2_row(ex, SP, n_latents=6)
+    at = lambda row, role: [p for p, r in zip(row.pos, row.role) if r == role]  # noqa: E731
+    assert at(one, LATENT) == at(two, LATENT) == list(range(41, 47))
+    assert one.pos[one.ids.index(SP.end_think)] == two.pos[two.ids.index(SP.end_think)] == 47
+    assert one.pos[-3:] == two.pos[-3:] == [47, 48, 49]  # </think> and the answer
+    assert two.pos == list(range(len(two.ids)))  # stage 2 is a plain causal sequence
 
 
 def tiny_llama(attn: str):

@@ -24,6 +24,7 @@ from nfbench.methods.base import Generator, Method, RunContext
 
 SPECIAL = ("<think>", "</think>", "<compress>")
 PHASES = ("encoder", "decoder", "joint")
+SCORES = ("head", "embeddings")  # what scores a latent's vocabulary distribution (superposition_scores)
 WEIGHTS = "weights.pt"  # a stage-1 phase's product: the encoder and decoder with their adapters
 TEACHER = "teacher.pt"
 DEFAULT_MAX_LATENTS = 64
@@ -36,6 +37,10 @@ class LatentSFTConfig:
     top_k: int = option(10, "vocabulary entries a latent superposes (the release; 0 = full softmax, as v1)")
     stage1_top_k: int | None = option(None, "stage-1 training superposition (None: top_k); the reference's stage-1 code mixes the full "
                 "vocabulary (0) and applies top-k=10 when it writes the stage-2 soft labels")
+    superposition_scores: str = option("head", "what scores the encoder's states over the vocabulary: head (the LM head) | "
+                "embeddings (h @ W_in^T, the reference's). The same for a tied backbone (the reference's LLaMA-3.2-1B); "
+                "nfbench defaults to the head because the untied tiny-llama scored against its input embeddings put "
+                "every latent on one token (experiments/NOTES.md), and the head is what stage 2 and inference use")
     lora_rank: int = option(64, "the reference's LoRA (alpha = 2 x rank); 0 = every weight")
     lora_alpha: float = 128.0
     lora_dropout: float = 0.1
@@ -84,6 +89,9 @@ class LatentSFT(Method):
     def stages(self) -> list[StageSpec]:
         from nfbench.methods.latent_sft import train
 
+        if self.config.superposition_scores not in SCORES:
+            raise UserError(f"superposition_scores must be one of {', '.join(SCORES)}, got "
+                            f"{self.config.superposition_scores!r}", "set method_config.superposition_scores to head or embeddings")
         if self.config.compression_rate < 1:
             raise UserError(f"compression_rate must be >= 1, got {self.config.compression_rate}",
                             "set method_config.compression_rate to the CoT tokens per latent (e.g. 4)")

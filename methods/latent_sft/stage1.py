@@ -3,7 +3,8 @@ decoder continue the chain and answer.
 
 Encoder and decoder are two copies of the base LLM, each with its own LoRA adapter (the encoder's also
 on the input embeddings, as in the reference). The schedule trains the encoder with the decoder frozen,
-then the decoder with the encoder frozen, then both (`PHASES`).
+then the decoder with the encoder frozen, then both (`PHASES`). The decoder runs at the reference's
+dual-track position ids (sequences.py), so its latents sit where stage 2 and inference put them.
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nfbench.methods.latent_sft import PHASES, SCORES
 from nfbench.methods.latent_sft.masks import LATENT, additive, induction_mask, supervision_mask
 from nfbench.harness.batching import IGNORE
 from nfbench.methods.latent_sft.superposition import superpose
 
-PHASES = ("encoder", "decoder", "joint")
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -76,9 +77,11 @@ def ce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 class Stage1(nn.Module):
-    def __init__(self, base: nn.Module, top_k: int, lora_rank: int, lora_alpha: float, lora_dropout: float):
+    def __init__(self, base: nn.Module, top_k: int, lora_rank: int, lora_alpha: float, lora_dropout: float,
+                 scores: str = "head"):
         super().__init__()
-        self.top_k = top_k
+        assert scores in SCORES, scores
+        self.top_k, self.scores = top_k, scores
         self.encoder = with_lora(copy.deepcopy(base), lora_rank, lora_alpha, lora_dropout, embeddings=True)
         self.decoder = with_lora(copy.deepcopy(base), lora_rank, lora_alpha, lora_dropout, embeddings=False)
         self.phase = "joint"
@@ -101,9 +104,10 @@ class Stage1(nn.Module):
     def vocab(self) -> torch.Tensor:
         return self.decoder.get_input_embeddings().weight
 
-    def head(self) -> torch.Tensor:
-        """The decoder's LM-head matrix: scores the encoder's states over the vocabulary (superposition.py)."""
-        return self.decoder.get_output_embeddings().weight
+    def head(self) -> torch.Tensor | None:
+        """The matrix that scores the encoder's states over the vocabulary (superposition.py): the
+        decoder's LM head, or None for the input embeddings themselves (`scores`)."""
+        return self.decoder.get_output_embeddings().weight if self.scores == "head" else None
 
     def encode(self, enc_ids: torch.Tensor, enc_lengths: torch.Tensor, compress_id: int, top_k: int | None = None):
         """All latents of a batch in one encoder pass: (embeddings [N, H], probs [N, k], ids [N, k]),
@@ -121,5 +125,6 @@ class Stage1(nn.Module):
         assert int(slots.sum()) == latents.shape[0], "one compress token per latent slot"
         embeds = embeds.masked_scatter(slots[..., None], latents.to(embeds.dtype))
         mask = additive(supervision_mask(batch["role"], batch["seg"]), embeds.dtype)
-        logits = self.decoder(inputs_embeds=embeds, attention_mask=mask).logits
+        # the dual-track positions (sequences.py): latents where stage 2 and inference put them
+        logits = self.decoder(inputs_embeds=embeds, attention_mask=mask, position_ids=batch["pos"]).logits
         return ce_loss(logits, batch["labels"])

@@ -1,8 +1,9 @@
 """A latent token is a superposition over the vocabulary: softmax(top-k(h U^T)) @ W_topk.
 
-U scores the vocabulary: the LM head, whose softmax is the distribution the model itself reads tokens
-with (and what stage 2's student is trained to reproduce). With tied embeddings U = W, the reference's
-`h @ W^T`; with an untied backbone, h @ W_in^T scores h against vectors it was never trained to match.
+U scores the vocabulary (`LatentSFTConfig.superposition_scores`): by default the LM head, whose softmax
+is the distribution the model itself reads tokens with (and what stage 2's student is trained to
+reproduce); or the input embeddings U = W, the reference's `h @ W^T`. With tied embeddings the two are
+the same; with an untied backbone, h @ W_in^T scores h against vectors it was never trained to match.
 W is the (detached) input-embedding matrix, so a latent always lies in the span of token embeddings;
 gradients reach h (the encoder / the LLM) but never move the vocabulary itself through this path.
 Distributions are kept sparse as (probs [..., k], ids [..., k]); `top_k <= 0` means the whole vocabulary.

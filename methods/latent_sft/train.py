@@ -23,7 +23,8 @@ def build_stage1(run: StageRun, config: LatentSFTConfig, previous: str | None) -
 
     bb = run.ctx.backbone()
     train_k = config.top_k if config.stage1_top_k is None else config.stage1_top_k
-    make = lambda: Stage1(bb.model, train_k, config.lora_rank, config.lora_alpha, config.lora_dropout)  # noqa: E731
+    make = lambda: Stage1(bb.model, train_k, config.lora_rank, config.lora_alpha, config.lora_dropout,  # noqa: E731
+                          config.superposition_scores)
     if previous is None:
         # the LoRA adapters are drawn from the global RNG, which torch seeds randomly per process:
         # without this, two identical runs differ (encoder loss 5.5391 vs 5.5404 after 5 steps)
