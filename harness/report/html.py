@@ -20,7 +20,9 @@ ASSETS = Path(__file__).with_name("assets")
 
 FIGURES = {"pareto": "pass@1 against mean reasoning cost; the dashed line is the Pareto front.",
            "pass_at_k": "pass@k curves with bootstrap 95% confidence bands.",
-           "cost_distributions": "Distribution of per-sample costs for every method."}
+           "cost_distributions": "Distribution of per-sample costs for every method.",
+           "budget_sweep": "Thinking-budget sweep (nfbench sweep): pass@1 with 95% CIs against mean reasoning "
+                           "positions and FLOPs, one line per method through its budget points."}
 
 
 def esc(value: Any) -> str:
