@@ -14,6 +14,7 @@ from nfbench.harness.report.compare import FAILING, Finding, key_of
 from nfbench.harness.report.diversity import NGRAM
 from nfbench.harness.report.drill import problems_html
 from nfbench.harness.report.load import Run
+from nfbench.harness.report.thoughts import thoughts_html
 from nfbench.harness.report.tables import PAIRED, PAIRED_TITLE, TABLES, Column, cells
 
 ASSETS = Path(__file__).with_name("assets")
@@ -115,6 +116,7 @@ def write_html(runs: list[Run], rows: list[dict[str, Any]], figures: list[Path],
     parts.append(paired_html(pairs or []))
     parts.append("<h2>Figures</h2>" + "".join(figure_html(p) for p in figures if p.suffix == ".png"))
     parts.append(problems_html(runs))
+    parts.append(thoughts_html(runs))
     parts.append(runs_html(runs))
     css, js = (ASSETS / "report.css").read_text(encoding="utf-8"), (ASSETS / "report.js").read_text(encoding="utf-8")
     page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>nfbench report</title>"
