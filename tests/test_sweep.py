@@ -137,6 +137,7 @@ def test_sweep_runs_every_point_with_one_model_load(results_dir, monkeypatch, ca
     html = build_report([str(results_dir / "runs")], results_dir / "report", echo=False).read_text()
     assert (results_dir / "report" / "budget_sweep.png").is_file()
     assert "cot [max_reasoning_tokens=2]" in html and "soft-thinking [max_thinking_steps=40]" in html
+    assert "<b>cot at 2</b>: cot cut at 2 reasoning tokens" in html  # what each point means, under the figure
     # the full chain reproduces every value of the ground truth, the cut one almost none
     assert "values reproduced: top-1 48/48" in inspect_run(points[1].path)
     assert "whole chains 0/12" in inspect_run(points[0].path)

@@ -14,6 +14,7 @@ from nfbench.harness.report.compare import FAILING, Finding, key_of
 from nfbench.harness.report.diversity import NGRAM
 from nfbench.harness.report.drill import problems_html
 from nfbench.harness.report.load import Run
+from nfbench.harness.report.sweep_plot import notes_html
 from nfbench.harness.report.thoughts import thoughts_html
 from nfbench.harness.report.tables import PAIRED, PAIRED_TITLE, TABLES, Column, cells
 
@@ -114,7 +115,7 @@ def write_html(runs: list[Run], rows: list[dict[str, Any]], figures: list[Path],
         parts.append(f"<h2>{esc(title)}</h2>" + table_html(columns, rows, lambda r: marks.get(key_of(r), "")))
     parts.append(f'<p class="meta">{esc(DIVERSITY_NOTE)}</p>')
     parts.append(paired_html(pairs or []))
-    parts.append("<h2>Figures</h2>" + "".join(figure_html(p) for p in figures if p.suffix == ".png"))
+    parts.append("<h2>Figures</h2>" + "".join(figure_html(p) for p in figures if p.suffix == ".png") + notes_html(runs))
     parts.append(problems_html(runs))
     parts.append(thoughts_html(runs))
     parts.append(runs_html(runs))

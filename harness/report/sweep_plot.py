@@ -65,3 +65,14 @@ def sweep_plot(runs: list[Run], out: Path) -> list[Path]:
             style_quality_axes(ax, f"{task} / {backbone}", xlabel, "pass@1 base (%), 95% CI", "best")
     fig.suptitle("Thinking-budget sweep: pass@1 against reasoning cost (labels: each method's budget value)")
     return save(fig, out, FIGURE)
+
+
+def notes_html(runs: list[Run]) -> str:
+    """What each swept budget means next to how its model was trained (Method.budget_note), under the figure."""
+    import html
+
+    notes = sorted({(r.key[0], r.budget["value"], r.budget["note"]) for r in runs if r.budget.get("note")})
+    if not notes:
+        return ""
+    items = "".join(f"<li><b>{html.escape(m)} at {v}</b>: {html.escape(n)}</li>" for m, v, n in notes)
+    return f'<p class="meta">Budget points away from the trained setting:</p><ul class="meta">{items}</ul>'
