@@ -85,7 +85,7 @@ class Pause(Method):
     config_class = PauseConfig
     starts_from = "cot"
     reasons = False  # no text reasoning: the prompt asks for the answer, the pauses come before it
-    budget = BudgetKnob("inference_pauses", "pause positions", minimum=0)
+    budget = BudgetKnob("inference_pauses", "pause positions")
 
     def budget_note(self, info: dict[str, Any], value: int) -> str | None:
         n = info.get("n_pauses")
