@@ -111,8 +111,8 @@ class Cot(TextMethod):
     budget = BudgetKnob("max_reasoning_tokens", "text reasoning tokens (then the answer is forced)")
 
     def budget_note(self, info: dict[str, Any], value: int) -> str | None:
-        return (f"cot cut at {value} reasoning tokens: a chain still running has its end marker fed and must "
-                "answer from what it wrote so far (trained on whole chains)")
+        return (f"cot capped at {value} reasoning tokens: a chain longer than that has its end marker fed and "
+                "must answer from what it wrote so far (it was trained on whole chains only)")
 
 
 @register_method("direct")

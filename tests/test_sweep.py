@@ -131,13 +131,13 @@ def test_sweep_runs_every_point_with_one_model_load(results_dir, monkeypatch, ca
     assert points[1].summary["budget"] == {"option": "max_reasoning_tokens", "value": 40,
                                            "unit": "text reasoning tokens (then the answer is forced)",
                                            "note": points[1].budget["note"]}
-    assert "cot cut at 40" in table(points)
+    assert "cot capped at 40" in table(points)
     assert write_figure(points, results_dir / "sweep")[0].name == "budget_sweep.png"
     # `nfbench report` reads the points as ordinary runs: one row each, and draws the figure too
     html = build_report([str(results_dir / "runs")], results_dir / "report", echo=False).read_text()
     assert (results_dir / "report" / "budget_sweep.png").is_file()
     assert "cot [max_reasoning_tokens=2]" in html and "soft-thinking [max_thinking_steps=40]" in html
-    assert "<b>cot at 2</b>: cot cut at 2 reasoning tokens" in html  # what each point means, under the figure
+    assert "<b>cot at 2</b>: cot capped at 2 reasoning tokens" in html  # what each point means, under the figure
     # the full chain reproduces every value of the ground truth, the cut one almost none
     assert "values reproduced: top-1 48/48" in inspect_run(points[1].path)
     assert "whole chains 0/12" in inspect_run(points[0].path)
