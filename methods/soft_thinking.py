@@ -15,6 +15,7 @@ from nfbench.harness.errors import UserError
 from nfbench.harness.registry import register_method
 from nfbench.harness.types import Generation
 from nfbench.methods.base import BudgetKnob, Decoding, Generator, Job, Method, RunContext
+from nfbench.methods.readout import token_list
 from nfbench.methods.text_stream import StreamGenerator, TextStream
 
 
@@ -70,8 +71,7 @@ class SoftThinkingGenerator(StreamGenerator):
                                  concept_tokens=int(thought.steps[i]), stopped_by=thought.stopped_by[i],
                                  mean_entropy=round(thought.mean_entropy[i], 4),
                                  mean_support=round(thought.support[i], 2),
-                                 readout={"mixture": [[[s.tokenizer.decode([t]), round(w, 4)] for t, w in zip(*m)]
-                                                      for m in thought.mixtures[i]]}))
+                                 readout={"mixture": [token_list(s.tokenizer, *m) for m in thought.mixtures[i]]}))
         return gens
 
 

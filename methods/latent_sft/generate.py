@@ -34,6 +34,6 @@ class LatentSFTGenerator(StreamGenerator):
                 compression_rate=len(reference) / m if m and reference else None, latent_top1=top1,
                 hit_max_latents=m >= cap,
                 # each latent's superposition, its heaviest tokens with their exact weights (`nfbench inspect`)
-                readout={"mixture": [token_list(s.tokenizer, i[:READOUT_TOKENS], p[:READOUT_TOKENS])
+                readout={"mixture": [token_list(s.tokenizer, i[:READOUT_TOKENS].tolist(), p[:READOUT_TOKENS].tolist())
                                      for p, i in zip(chain.probs, chain.ids)]}))
         return gens
