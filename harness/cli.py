@@ -157,6 +157,61 @@ def train(
     typer.echo(f"checkpoint: {path}")
 
 
+@app.command()
+def sweep(
+    method: Annotated[list[str], typer.Option("--method", "-m", help="Method to sweep (repeatable; `nfbench ls methods`).")],
+    budget: Annotated[str, typer.Option(help="Budget points: the method's knob values, e.g. 1,2,4,8,16 "
+                                        "(cot: reasoning tokens; coconut: thoughts; latent-sft: max latents; "
+                                        "nfcot: K' latent steps; soft-thinking: max steps; pause: pauses).")],
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Task (`nfbench ls tasks`).")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="Backbone (as for `nfbench run`).")] = None,
+    checkpoint: Annotated[Optional[list[str]], typer.Option(help="METHOD=DIR: that method's checkpoint "
+                                                            "(default: its latest; repeatable).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N problems.")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Task split (default: the task's evaluation split).")] = None,
+    n_samples: Annotated[Optional[int], typer.Option("--n-samples", "-n", help="Samples per problem.")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="0 = greedy.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    sandbox: Annotated[Optional[str], typer.Option(help="docker (default) or local (unsandboxed!).")] = None,
+    config: ConfigOpt = None, set_: SetOpt = None, force: ForceOpt = False,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where the figure and sweep.json go "
+                                                "(default: results/sweeps/<task>-<id>).")] = None,
+) -> None:
+    """Sweep methods' thinking budgets: one ordinary run per (method, budget) point, the model loaded
+    once per method, and a figure of pass@1 against reasoning positions and FLOPs.
+
+    Example: nfbench sweep -m cot -m nfcot --task synth --budget 1,2,4,8 --limit 50
+    """
+    from nfbench.harness import sweep as sw
+    from nfbench.harness.store import results_root
+
+    budgets = sw.parse_budgets(budget)
+    overrides = _overrides(set_, task=task, backbone=backbone, limit=limit, split=split, n_samples=n_samples,
+                           temperature=temperature, seed=seed, sandbox=sandbox)
+    points = sw.run_sweep(method, budgets, str(config) if config else None, overrides,
+                          sw.checkpoints(checkpoint, method), force=force)
+    where = out or results_root() / "sweeps" / sw.sweep_id(points[0].summary.get("task", "task"), method, budgets, overrides)
+    figure = sw.write_figure(points, where)
+    typer.echo(sw.table(points))
+    typer.echo(f"figure: {figure[0] if figure else '(none: no point has pass@1)'}")
+
+
+@app.command()
+def inspect(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (`nfbench ls runs`).")],
+    problem: Annotated[Optional[list[str]], typer.Option("--problem", "-p", help="Only this task id (repeatable).")] = None,
+    n: Annotated[int, typer.Option(help="Problems shown without --problem (chosen deterministically, "
+                                   "solved and failed).")] = 4,
+    tokens: Annotated[int, typer.Option(help="Tokens shown per latent step.")] = 3,
+) -> None:
+    """What a run's latent thoughts say: decoded NF-CoT latents with their log-likelihoods, Latent-SFT's
+    and Soft Thinking's mixtures (and N_eff), Coconut's nearest tokens, CoT's text; and how often the
+    decoded chain reproduces the ground truth's values (synth)."""
+    from nfbench.harness.thoughts import inspect_run
+
+    typer.echo(inspect_run(run_dir, problem, n=n, tokens=tokens))
+
+
 def _print_summary(path: Path, summary: dict[str, Any]) -> None:
     lines = [f"run: {path}"]
     for part in ("base", "plus"):

@@ -117,6 +117,11 @@ class CostMeter:
             self._record_kv(i)
             self.active[i] = False
 
+    def resume(self, i: int) -> None:
+        """Sample i continues after a decode loop finished it (e.g. a budgeted reasoning phase that
+        ends in a forced answer): later forward calls are charged to it again."""
+        self.active[i] = True
+
     # --- what the decode helpers call ------------------------------------------------------
     @contextmanager
     def forward(self, new_tokens: list[int], logits_positions: int = 1, prompt: bool = False) -> Iterator[None]:

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -117,7 +118,10 @@ def open_sandbox(kind: str, workers: int | None, engines: str | None = None) -> 
 
 
 # --- nfbench run -------------------------------------------------------------------------------
-def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Path, dict[str, Any]]:
+def run(cfg: RunConfig, out: str | None = None, force: bool = False, *, generator: Any = None,
+        sandbox: Any = None, info: dict[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
+    """`generator`, `sandbox`: already open ones to use (`nfbench sweep`: one model and one sandbox for
+    every budget point); `info`: added to the summary (e.g. the budget point)."""
     config = to_dict(cfg)
     task = open_task(cfg.task, cfg.data_dir, cfg.task_options)
     problems = select_problems(task, cfg.split, cfg.task_ids, cfg.limit)
@@ -132,8 +136,9 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
 
     # Everything that can fail on bad input (sandbox, method, checkpoint) fails before the run
     # directory is touched, so a failed start never moves or leaves anything in results/.
-    with open_sandbox(cfg.sandbox, cfg.sandbox_workers, cfg.sandbox_engines) as sandbox:
-        generator = open_generator(cfg, task)
+    with nullcontext(sandbox) if sandbox is not None else \
+            open_sandbox(cfg.sandbox, cfg.sandbox_workers, cfg.sandbox_engines) as sandbox:
+        generator = generator or open_generator(cfg, task)
         sandbox.start()  # up while the model loaded; a sandbox that cannot start fails before generating
         store = open_store(out, run_id, config, force)
         done = store.done(st.GENERATIONS)  # cuts a torn line now: other ranks wait for the manifest below
@@ -152,19 +157,24 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False) -> tuple[Pa
         execute_pending(store, problems, sandbox)
     info = {"run_id": run_id, "method": cfg.method, "task": cfg.task, "backbone": cfg.backbone,
             "split": cfg.split or task.default_split, "n_samples_per_problem": cfg.n_samples,
-            "temperature": cfg.temperature}
+            "temperature": cfg.temperature, **(info or {})}
     return store.path, finish(store, info, cfg.ks)
 
 
-def open_generator(cfg: RunConfig, task: Any) -> Any:
-    """The method's generator on the weights `nfbench run` resolves for it (harness/checkpoints.py)."""
+def open_context(cfg: RunConfig, task: Any) -> tuple[Any, Any]:
+    """(the method, the RunContext of the weights `nfbench run` resolves for it: harness/checkpoints.py)."""
     from nfbench.harness.checkpoints import read_info, resolve_run
     from nfbench.methods.base import RunContext
 
     method = get_method(cfg.method)(cfg.method_config)
     weights, checkpoint = resolve_run(method, cfg)
     info = (read_info(checkpoint) or {}) if checkpoint else {}
-    return method.generator(RunContext(task, weights, checkpoint, info, cfg.device, cfg.dtype, cfg.seed))
+    return method, RunContext(task, weights, checkpoint, info, cfg.device, cfg.dtype, cfg.seed)
+
+
+def open_generator(cfg: RunConfig, task: Any) -> Any:
+    method, ctx = open_context(cfg, task)
+    return method.generator(ctx)
 
 
 def decoding(cfg: RunConfig) -> Any:

@@ -13,9 +13,9 @@ object holds only its config, so neither mode is guessed from the other.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from nfbench.harness.types import Generation, Problem
 
@@ -50,11 +50,21 @@ class RunContext:
     device: str = "auto"
     dtype: str = "auto"
     seed: int = 0
+    # what this context already loaded: `nfbench sweep` builds one generator per budget point from
+    # one context, and the model is loaded once (generators never modify what they load)
+    loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def load(self, name: str, build: Callable[[], Any]) -> Any:
+        """`build()` once per context: the one place a generator's heavy loads go through."""
+        if name not in self.loaded:
+            self.loaded[name] = build()
+        return self.loaded[name]
 
     def load_backbone(self) -> Backbone:
         from nfbench.harness.backbone import load_backbone
 
-        return load_backbone(self.weights, device=self.device, dtype=self.dtype, seed=self.seed)
+        return self.load("backbone", lambda: load_backbone(self.weights, device=self.device, dtype=self.dtype,
+                                                           seed=self.seed))
 
     def format(self, tokenizer: Any, reasons: bool = True) -> PromptFormat:
         from nfbench.methods.prompt_format import PromptFormat
@@ -84,6 +94,16 @@ def generate(generator: Generator, problems: list[Problem], n: int, seed: int, d
     return out
 
 
+@dataclass(frozen=True)
+class BudgetKnob:
+    """A method's thinking budget: the `method_config` option that bounds its reasoning positions at
+    inference (`nfbench sweep` sets it to each budget point; each point is one run)."""
+
+    option: str  # a field of the method's config, an int (None there = the method's own default)
+    unit: str  # what one unit of budget is, for the sweep's output: "text tokens", "latent steps", ...
+    minimum: int = 1  # the smallest budget that makes sense (0 where no reasoning at all is meaningful)
+
+
 class Method:
     """A reasoning method. Subclasses set `config_class` and implement `generator` (and `stages`)."""
 
@@ -94,6 +114,7 @@ class Method:
     starts_from: ClassVar[str | None] = None
     zero_shot: ClassVar[bool] = False  # a pretrained backbone can run it untrained (an instruct model)
     reasons: ClassVar[bool] = True  # whether its prompt asks for reasoning before the answer (PromptFormat)
+    budget: ClassVar[BudgetKnob | None] = None  # its thinking-budget knob (None: it has none to sweep)
 
     def __init__(self, config: Any):
         self.config = config
@@ -110,3 +131,9 @@ class Method:
         """What its generator will need to know about the training (e.g. how many latents), computed
         before the first stage and written to checkpoint.json."""
         return {}
+
+    def budget_note(self, info: dict[str, Any], value: int) -> str | None:
+        """What running at budget `value` means for a model trained as checkpoint.json `info` says (e.g.
+        "trained at K=8, run at K'=4: ..."); None when the budget is what it was trained with (or the
+        method is training-free)."""
+        return None

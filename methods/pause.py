@@ -22,7 +22,7 @@ from nfbench.harness.registry import register_method
 from nfbench.harness.sft_data import SFTExample
 from nfbench.harness.stages import StageSpec
 from nfbench.harness.types import Generation
-from nfbench.methods.base import Decoding, Generator, Job, Method, RunContext
+from nfbench.methods.base import BudgetKnob, Decoding, Generator, Job, Method, RunContext
 from nfbench.methods.prompt_format import PromptFormat
 from nfbench.methods.sft import sft_stage
 from nfbench.methods.text_stream import StreamGenerator, TextStream
@@ -34,6 +34,7 @@ PAUSE = "<pause>"
 class PauseConfig:
     n_pauses: int = option(8, "`<pause>` positions between prompt and answer (Goyal et al.: 10); to control "
                               "for a latent method, its number of latents")
+    inference_pauses: int | None = option(None, "pauses at inference; None = as many as trained with (checkpoint.json)")
     init_token: str | None = option(None, "the `<pause>` embedding starts as this token's (None = eos)")
     val_max_new_tokens: int = option(64, "tokens per validation sample while training")
     stages: dict[str, StageSettings] = stages_field()
@@ -84,6 +85,13 @@ class Pause(Method):
     config_class = PauseConfig
     starts_from = "cot"
     reasons = False  # no text reasoning: the prompt asks for the answer, the pauses come before it
+    budget = BudgetKnob("inference_pauses", "pause positions")
+
+    def budget_note(self, info: dict[str, Any], value: int) -> str | None:
+        n = info.get("n_pauses")
+        if n is None or int(n) == value:
+            return None
+        return f"pause trained with {n} pauses, run with {value}: the answer starts at a position it never learned to answer from"
 
     def stages(self) -> list[StageSpec]:
         c = self.config
@@ -96,5 +104,6 @@ class Pause(Method):
 
     def generator(self, ctx: RunContext) -> Generator:
         bb = ctx.load_backbone()
-        n = int(ctx.info.get("n_pauses", self.config.n_pauses))
+        c = self.config
+        n = c.inference_pauses if c.inference_pauses is not None else int(ctx.info.get("n_pauses", c.n_pauses))
         return PauseGenerator(TextStream(bb, ctx.format(bb.tokenizer, self.reasons), ctx.checkpoint), n)

@@ -14,7 +14,8 @@ from nfbench.harness.config import option
 from nfbench.harness.errors import UserError
 from nfbench.harness.registry import register_method
 from nfbench.harness.types import Generation
-from nfbench.methods.base import Decoding, Generator, Job, Method, RunContext
+from nfbench.methods.base import BudgetKnob, Decoding, Generator, Job, Method, RunContext
+from nfbench.methods.readout import token_list
 from nfbench.methods.text_stream import StreamGenerator, TextStream
 
 
@@ -69,7 +70,8 @@ class SoftThinkingGenerator(StreamGenerator):
             gens.append(s.record(job, prompt, summary + end_text + s.text(ids), opened + s.text(ids), summary, cost,
                                  concept_tokens=int(thought.steps[i]), stopped_by=thought.stopped_by[i],
                                  mean_entropy=round(thought.mean_entropy[i], 4),
-                                 mean_support=round(thought.support[i], 2)))
+                                 mean_support=round(thought.support[i], 2),
+                                 readout={"mixture": [token_list(s.tokenizer, *m) for m in thought.mixtures[i]]}))
         return gens
 
 
@@ -80,6 +82,7 @@ class SoftThinking(Method):
     config_class = SoftThinkingConfig
     starts_from = "cot"
     zero_shot = True
+    budget = BudgetKnob("max_thinking_steps", "concept tokens (then the end of thinking is forced)")
 
     def generator(self, ctx: RunContext) -> Generator:
         bb = ctx.load_backbone()

@@ -23,6 +23,7 @@ class SoftStepResult:
     top_tokens: list[list[int]]  # per sample, the argmax token of each concept (a readable summary)
     mean_entropy: list[float]
     support: list[float]  # mean number of tokens with non-zero weight per concept
+    mixtures: list[list[tuple[list[int], list[float]]]]  # per sample and concept: its heaviest tokens and weights
 
 
 def concept_weights(logits: torch.Tensor, temperature: float, top_k: int, top_p: float,
@@ -51,10 +52,11 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
 def soft_think(model, state: DecodeState, logits: torch.Tensor, *, end_id: int, max_steps: int,
                temperature: float = 0.6, top_k: int = 10, top_p: float = 0.95, min_p: float = 0.001,
                entropy_threshold: float = 0.01, patience: int = 256,
-               meter: CostMeter | None = None) -> SoftStepResult:
+               meter: CostMeter | None = None, keep: int = 5) -> SoftStepResult:
     """Run the concept-token loop in `state` from `logits` (B, V) of the last prompt position.
 
     Stopped rows idle on masked positions. The caller then feeds `end_id` and decodes the answer.
+    Each concept's `keep` heaviest tokens and weights are kept (a readable record of what was fed).
     """
     emb = model.get_input_embeddings().weight
     batch = logits.shape[0]
@@ -63,6 +65,7 @@ def soft_think(model, state: DecodeState, logits: torch.Tensor, *, end_id: int, 
     steps = torch.zeros(batch, dtype=torch.long, device=logits.device)
     stopped_by = ["max_steps"] * batch
     tops: list[list[int]] = [[] for _ in range(batch)]
+    mixtures: list[list[tuple[list[int], list[float]]]] = [[] for _ in range(batch)]
     ent_sum = torch.zeros(batch, device=logits.device)
     support_sum = torch.zeros(batch, device=logits.device)
     for _ in range(max_steps):
@@ -75,8 +78,11 @@ def soft_think(model, state: DecodeState, logits: torch.Tensor, *, end_id: int, 
         if not active.any():
             break
         weights = concept_weights(logits, temperature, top_k, top_p, min_p)
+        heavy_w, heavy_ids = weights.topk(min(keep, weights.shape[-1]), -1)
         for b in torch.nonzero(active).flatten().tolist():
             tops[b].append(int(top[b]))
+            kept = heavy_w[b] > 0
+            mixtures[b].append((heavy_ids[b][kept].tolist(), heavy_w[b][kept].tolist()))
             if meter is not None:
                 meter.count(b)
         zero = torch.zeros_like(ent)
@@ -89,4 +95,4 @@ def soft_think(model, state: DecodeState, logits: torch.Tensor, *, end_id: int, 
         logits = torch.where(active[:, None], out.logits, logits)
     n = steps.clamp(min=1).float()
     return SoftStepResult(steps=steps, stopped_by=stopped_by, top_tokens=tops,
-                          mean_entropy=(ent_sum / n).tolist(), support=(support_sum / n).tolist())
+                          mean_entropy=(ent_sum / n).tolist(), support=(support_sum / n).tolist(), mixtures=mixtures)

@@ -64,12 +64,13 @@ class TextStream:
         return step(self.backbone.model, batch.state, input_ids=ids, new_mask=mask, meter=batch.meter,
                     prompt=True, hidden=hidden)
 
-    def answer(self, batch: Batch, logits: torch.Tensor, decoding: Decoding, seed: int, opened: str = "",
-               on_token: Callable[[int, str], bool] | None = None) -> list[list[int]]:
+    def answer(self, batch: Batch, logits: torch.Tensor, decoding: Decoding, seed: int, opened: str | list[str] = "",
+               on_token: Callable[[int, str], bool] | None = None, done: list[bool] | None = None) -> list[list[int]]:
         """Decode every row's answer from `logits` on (the cache holds its reasoning). `opened`: answer
-        text already fed (a chat answer's opening fence); `on_token(row, text so far)` may end a row
-        early. Rows stop at a stop token, once their code block closes (chat), or at max_new_tokens."""
-        texts = [opened] * batch.size
+        text already fed (a chat answer's opening fence), one for all rows or one per row; `on_token(row,
+        text so far)` may end a row early; `done` rows are not decoded. Rows stop at a stop token, once
+        their code block closes (chat), or at max_new_tokens."""
+        texts = [opened] * batch.size if isinstance(opened, str) else list(opened)
 
         def stop(i: int, t: int) -> bool:
             texts[i] += self.tokenizer.decode([t])
@@ -77,7 +78,13 @@ class TextStream:
 
         return decode(self.backbone.model, batch.state, logits, max_new_tokens=decoding.max_new_tokens,
                       sampling=Sampling(decoding.temperature, decoding.top_p), stop_ids=self.fmt.stop_ids,
-                      generator=make_generator(seed), meter=batch.meter, on_token=stop)
+                      generator=make_generator(seed), meter=batch.meter, on_token=stop, done=done)
+
+    def feed(self, batch: Batch, rows: list[list[int]]) -> torch.Tensor:
+        """Feed each row its own ids (any lengths, left-padded with masked positions) in one pass; returns
+        the logits after each row's last id (a row given none keeps garbage logits: mark it done)."""
+        ids, mask = pad(rows, self.tokenizer.pad_token_id, "left", self.backbone.device)
+        return step(self.backbone.model, batch.state, input_ids=ids, new_mask=mask, meter=batch.meter).logits
 
     def text(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)

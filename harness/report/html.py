@@ -14,13 +14,17 @@ from nfbench.harness.report.compare import FAILING, Finding, key_of
 from nfbench.harness.report.diversity import NGRAM
 from nfbench.harness.report.drill import problems_html
 from nfbench.harness.report.load import Run
+from nfbench.harness.report.sweep_plot import notes_html
+from nfbench.harness.report.thoughts import thoughts_html
 from nfbench.harness.report.tables import PAIRED, PAIRED_TITLE, TABLES, Column, cells
 
 ASSETS = Path(__file__).with_name("assets")
 
 FIGURES = {"pareto": "pass@1 against mean reasoning cost; the dashed line is the Pareto front.",
            "pass_at_k": "pass@k curves with bootstrap 95% confidence bands.",
-           "cost_distributions": "Distribution of per-sample costs for every method."}
+           "cost_distributions": "Distribution of per-sample costs for every method.",
+           "budget_sweep": "Thinking-budget sweep (nfbench sweep): pass@1 with 95% CIs against mean reasoning "
+                           "positions and FLOPs, one line per method through its budget points."}
 
 
 def esc(value: Any) -> str:
@@ -111,8 +115,9 @@ def write_html(runs: list[Run], rows: list[dict[str, Any]], figures: list[Path],
         parts.append(f"<h2>{esc(title)}</h2>" + table_html(columns, rows, lambda r: marks.get(key_of(r), "")))
     parts.append(f'<p class="meta">{esc(DIVERSITY_NOTE)}</p>')
     parts.append(paired_html(pairs or []))
-    parts.append("<h2>Figures</h2>" + "".join(figure_html(p) for p in figures if p.suffix == ".png"))
+    parts.append("<h2>Figures</h2>" + "".join(figure_html(p) for p in figures if p.suffix == ".png") + notes_html(runs))
     parts.append(problems_html(runs))
+    parts.append(thoughts_html(runs))
     parts.append(runs_html(runs))
     css, js = (ASSETS / "report.css").read_text(encoding="utf-8"), (ASSETS / "report.js").read_text(encoding="utf-8")
     page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>nfbench report</title>"

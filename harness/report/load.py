@@ -52,9 +52,20 @@ class Run:
         return self._field("backbone")
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        """What one table row stands for: one model (checkpoint) of a method on a task and backbone."""
-        return self._field("method"), self.task, self.backbone, self.checkpoint
+    def budget(self) -> dict[str, Any]:
+        """The thinking-budget point of a run `nfbench sweep` made ({} for other runs)."""
+        return self.summary.get("budget") or {}
+
+    @property
+    def budget_label(self) -> str:
+        b = self.budget
+        return f"{b['option']}={b['value']}" if b else ""
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        """What one table row stands for: one model (checkpoint) of a method on a task and backbone, at
+        one budget point where a sweep made it."""
+        return self._field("method"), self.task, self.backbone, self.checkpoint, self.budget_label
 
     @property
     def created(self) -> str:
@@ -106,10 +117,10 @@ def load_run(path: Path) -> Run:
 
 
 def load_runs(patterns: list[str]) -> list[Run]:
-    """Load runs; where several share method x task x backbone x checkpoint (re-runs), the newest one
-    is kept. Several checkpoints of one method (e.g. NF-CoT after stage 2 and after RL) each keep a
-    row, labelled with the checkpoint's folder name."""
-    latest: dict[tuple[str, str, str, str], Run] = {}
+    """Load runs; where several share method x task x backbone x checkpoint (x budget point) (re-runs),
+    the newest one is kept. Several checkpoints of one method (e.g. NF-CoT after stage 2 and after RL)
+    each keep a row, labelled with the checkpoint's folder name, and so do a sweep's budget points."""
+    latest: dict[tuple[str, str, str, str, str], Run] = {}
     for path in expand(patterns):
         run = load_run(path)
         old = latest.get(run.key)
@@ -119,7 +130,9 @@ def load_runs(patterns: list[str]) -> list[Run]:
             run = keep
         latest[run.key] = run
     per_row = Counter(key[:3] for key in latest)
+    models = Counter(key[:4] for key in latest)
     for key, run in latest.items():
-        if per_row[key[:3]] > 1:
-            run.variant = Path(run.checkpoint).name or run.run_id
+        if per_row[key[:3]] > 1:  # several checkpoints, or budget points of one checkpoint
+            labels = [Path(run.checkpoint).name or run.run_id] if per_row[key[:3]] > models[key[:4]] else []
+            run.variant = " ".join(labels + ([run.budget_label] if run.budget_label else [])) or run.run_id
     return sorted(latest.values(), key=lambda r: (r.task, r.backbone, r.method))

@@ -170,4 +170,6 @@ def cost_distribution_plot(runs: list[Run], out: Path) -> list[Path]:
 
 def make_plots(runs: list[Run], rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """All figures; returns their paths (PNG then SVG for each)."""
-    return pareto_plot(rows, out) + pass_at_k_plot(runs, out) + cost_distribution_plot(runs, out)
+    from nfbench.harness.report.sweep_plot import sweep_plot
+
+    return pareto_plot(rows, out) + pass_at_k_plot(runs, out) + cost_distribution_plot(runs, out) + sweep_plot(runs, out)

@@ -17,7 +17,7 @@ from nfbench.harness.config import StageSettings, TrainerOverrides, option, stag
 from nfbench.harness.registry import register_method
 from nfbench.harness.sft_data import SFTExample
 from nfbench.harness.stages import StageRun, StageSpec, TrainContext, Trained
-from nfbench.methods.base import Generator, Method, RunContext
+from nfbench.methods.base import BudgetKnob, Generator, Method, RunContext
 from nfbench.methods.coconut import curriculum as cur
 from nfbench.methods.prompt_format import PromptFormat
 
@@ -130,6 +130,15 @@ class Coconut(Method):
 
     config_class = CoconutConfig
     starts_from = "cot"
+    budget = BudgetKnob("n_latents", "continuous thoughts", minimum=0)
+
+    def budget_note(self, info: dict[str, Any], value: int) -> str | None:
+        k = info.get("inference_latents")
+        if k is None or int(k) == value:
+            return None
+        what = ("the last reasoning steps get no thought: the answer must come from fewer" if value < int(k)
+                else "thoughts past the trained ones continue a chain the curriculum never trained")
+        return f"coconut trained with {k} thoughts (its last curriculum stage), run with {value}: {what}"
 
     def curriculum(self) -> list[tuple[int, int]]:
         mc = self.config

@@ -1,10 +1,10 @@
 """Coconut inference: prompt + `<bot>` + k continuous thoughts + `<eot>` in one KV cache, then the answer."""
 from __future__ import annotations
 
-
 from nfbench.harness.types import Generation, Problem
 from nfbench.methods.base import Decoding, Job
 from nfbench.methods.prompt_format import FENCE
+from nfbench.methods.readout import embedding_view, lm_head_view
 from nfbench.methods.text_stream import StreamGenerator, TextStream
 
 
@@ -17,20 +17,30 @@ class CoconutGenerator(StreamGenerator):
 
         s, k = self.stream, self.n_latents
         batch = s.batch(jobs)
+        views: dict[str, list[list]] = {"lm_head": [[] for _ in jobs], "embedding": [[] for _ in jobs]}
+        embeddings = s.backbone.model.get_input_embeddings().weight
+
+        def read(thought, logits):  # each thought's nearest tokens (methods/readout.py), for `nfbench inspect`
+            for name, rows in (("lm_head", lm_head_view(s.tokenizer, logits)),
+                               ("embedding", embedding_view(s.tokenizer, thought, embeddings))):
+                for i, row in enumerate(rows):
+                    views[name][i].append(row)
+
         out = think(s.backbone.model, batch.state, batch.ids, batch.mask, k, self.ids["bot"], self.ids["eot"],
-                    meter=batch.meter)
+                    meter=batch.meter, on_thought=read)
         for i in range(batch.size):
             batch.meter.set_phase(i, "answer")
         tokens = s.answer(batch, out.logits, decoding, seed)
         gens = []
-        for job, prompt, toks, cost in zip(jobs, batch.prompts, tokens, batch.meter.results()):
+        for i, (job, prompt, toks, cost) in enumerate(zip(jobs, batch.prompts, tokens, batch.meter.results())):
             text_steps = self.leftover_reasoning(job[0], toks)
             # steps the model still writes in text (an early-stage model) are reasoning, not answer
             cost.reasoning_positions += text_steps
             cost.answer_tokens -= text_steps
             gens.append(s.record(job, prompt, s.text(toks), s.text(toks[text_steps:]),
                                  f"<{k} continuous thoughts>" + s.tokenizer.decode(toks[:text_steps]), cost,
-                                 latents=k, text_reasoning_tokens=text_steps))
+                                 latents=k, text_reasoning_tokens=text_steps,
+                                 readout={name: rows[i] for name, rows in views.items()}))
         return gens
 
     def leftover_reasoning(self, problem: Problem, toks: list[int]) -> int:

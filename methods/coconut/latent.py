@@ -60,9 +60,12 @@ def latent_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
 
 @torch.no_grad()
 def think(model, state: DecodeState, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, n_latents: int,
-          bot_id: int, eot_id: int, meter: CostMeter | None = None) -> StepOutput:
+          bot_id: int, eot_id: int, meter: CostMeter | None = None,
+          on_thought: Callable[[torch.Tensor, torch.Tensor], None] | None = None) -> StepOutput:
     """Inference prefix: prompt + `<bot>` + n_latents thoughts + `<eot>`, batched and KV-cached in
-    `state` (left-padded prompts). Returns the step output at `<eot>`: the first answer logits."""
+    `state` (left-padded prompts). Returns the step output at `<eot>`: the first answer logits.
+    `on_thought(thought [B, D], logits [B, V])` sees each thought before it is fed, with the LM head's
+    logits over that same hidden state (what the model would have said instead)."""
     batch = prompt_ids.shape[0]
     marker = lambda tok: torch.full((batch, 1), tok, dtype=prompt_ids.dtype, device=prompt_ids.device)  # noqa: E731
     ids = torch.cat([prompt_ids, marker(bot_id)], 1)
@@ -72,6 +75,8 @@ def think(model, state: DecodeState, prompt_ids: torch.Tensor, prompt_mask: torc
         return step(model, state, input_ids=marker(eot_id), meter=meter)
     embed = model.get_input_embeddings()
     for i in range(n_latents):
+        if on_thought is not None:
+            on_thought(out.hidden, out.logits)
         x = out.hidden[:, None]
         if i == n_latents - 1:  # the last thought and `<eot>` share a pass
             x = torch.cat([x, embed(marker(eot_id)).to(x.dtype)], 1)

@@ -20,7 +20,7 @@ from nfbench.harness.config import StageSettings, option, stages_field
 from nfbench.harness.errors import UserError
 from nfbench.harness.registry import register_method
 from nfbench.harness.stages import StageSpec, TrainContext
-from nfbench.methods.base import Generator, Method, RunContext
+from nfbench.methods.base import BudgetKnob, Generator, Method, RunContext
 
 SPECIAL = ("<think>", "</think>", "<compress>")
 PHASES = ("encoder", "decoder", "joint")
@@ -85,6 +85,14 @@ class LatentSFT(Method):
 
     config_class = LatentSFTConfig
     starts_from = "cot"
+    budget = BudgetKnob("max_latents", "latents (then `</think>` is forced)")
+
+    def budget_note(self, info: dict[str, Any], value: int) -> str | None:
+        mean = info.get("mean_latents")
+        if mean is None or value >= float(mean):
+            return None
+        return (f"latent-sft trained on chains of {float(mean):.1f} latents on average (compression rate "
+                f"{info.get('compression_rate')}), capped at {value}: `</think>` is forced before most chains end")
 
     def stages(self) -> list[StageSpec]:
         from nfbench.methods.latent_sft import train

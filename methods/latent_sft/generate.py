@@ -5,6 +5,7 @@ from typing import Any
 
 from nfbench.harness.types import Generation
 from nfbench.methods.base import Decoding, Job
+from nfbench.methods.readout import READOUT_TOKENS, token_list
 from nfbench.methods.text_stream import StreamGenerator, TextStream
 
 
@@ -31,5 +32,8 @@ class LatentSFTGenerator(StreamGenerator):
                 n_eff=effective_global_parallelism(chain.probs),
                 effective_compression_rate=effective_compression_rate(chain.ids, reference, self.top_k),
                 compression_rate=len(reference) / m if m and reference else None, latent_top1=top1,
-                hit_max_latents=m >= cap))
+                hit_max_latents=m >= cap,
+                # each latent's superposition, its heaviest tokens with their exact weights (`nfbench inspect`)
+                readout={"mixture": [token_list(s.tokenizer, i[:READOUT_TOKENS].tolist(), p[:READOUT_TOKENS].tolist())
+                                     for p, i in zip(chain.probs, chain.ids)]}))
         return gens

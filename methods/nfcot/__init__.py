@@ -15,7 +15,7 @@ from typing import Any
 from nfbench.harness.config import StageSettings, TrainerOverrides, option, stages_field
 from nfbench.harness.registry import register_method
 from nfbench.harness.stages import StageSpec, TrainContext
-from nfbench.methods.base import Generator, Method, RunContext
+from nfbench.methods.base import BudgetKnob, Generator, Method, RunContext
 
 
 TOKENS_PER_SLOT = 6  # the paper: 64 latents replace ~385 CoT tokens
@@ -53,7 +53,9 @@ class NFCoTConfig:
     rl_max_new_tokens: int = 64
     # decoding
     t_z: float | None = option(None, "latent temperature; None = 0.9 when sampling (temperature > 0), else 0 (greedy)")
-    decode_thoughts: bool = option(False, "render latents as text with F^-1 and the VAE decoder (diagnostics)")
+    latent_steps: int | None = option(None, "K' latent steps at inference (`nfbench sweep`'s knob); None = the trained K")
+    decode_thoughts: bool = option(True, "record each sample's latents as text, through F^-1 and the frozen VAE decoder "
+                                         "(`nfbench inspect`; not charged to the sample's cost)")
     val_max_new_tokens: int = option(64, "tokens per validation sample while training")
     stages: dict[str, StageSettings] = stages_field()
 
@@ -64,6 +66,18 @@ class NFCoT(Method):
 
     config_class = NFCoTConfig
     starts_from = "cot"
+    budget = BudgetKnob("latent_steps", "latent steps (K')")
+
+    def budget_note(self, info: dict[str, Any], value: int) -> str | None:
+        k = (info.get("train_config", {}).get("method_config") or {}).get("slots")
+        if k is None or int(k) == value:
+            return None
+        if value < int(k):
+            return (f"nfcot trained at K={k}, run at K'={value}: the answer follows the first {value} latents of a "
+                    f"chain whose VAE spread the reasoning over {k} slots (the rest is never produced), and the "
+                    "latents cannot be decoded to text (the shallow flow's inverse needs all K)")
+        return (f"nfcot trained at K={k}, run at K'={value}: the NF head continues past the last trained slot "
+                f"({value - int(k)} latents no target ever shaped); only the first K are decoded to text")
 
     def stages(self) -> list[StageSpec]:
         from nfbench.methods.nfcot import train

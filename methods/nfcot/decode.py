@@ -81,9 +81,11 @@ class _Stream:
 @torch.no_grad()
 def sample(model: NFCoTModel, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, *, t_z: float,
            temperature: float, top_p: float, max_new_tokens: int, stop_ids: set[int], pad_id: int,
-           generator: torch.Generator, use_cache: bool = True, meter: Any = None) -> DecodeOutput:
-    """meter: a harness CostMeter (reasoning_positions = K latent steps per sample)."""
-    b, k, d = prompt_ids.shape[0], model.shape.slots, model.shape.dim
+           generator: torch.Generator, use_cache: bool = True, meter: Any = None,
+           slots: int | None = None) -> DecodeOutput:
+    """meter: a harness CostMeter (reasoning_positions = K latent steps per sample). slots: K' latent
+    steps instead of the trained K (a thinking-budget sweep)."""
+    b, k, d = prompt_ids.shape[0], slots or model.shape.slots, model.shape.dim
     dev = prompt_ids.device
     embeds = model.token_embeds(prompt_ids)
     dtype = embeds.dtype

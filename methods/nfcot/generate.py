@@ -29,6 +29,7 @@ class DecodeSettings:
     temperature: float  # answer temperature (0 = greedy)
     top_p: float
     max_new_tokens: int
+    slots: int | None = None  # K' latent steps (None: the trained K)
 
 
 @torch.no_grad()
@@ -43,8 +44,11 @@ def generate_batch(model: NFCoTModel, fmt: PromptFormat, jobs: list[Job], seed: 
     meter = CostMeter(model.backbone.config, len(jobs), device, next(model.backbone.parameters()).dtype)
     out = sample(model, ids, mask, t_z=settings.t_z, temperature=settings.temperature, top_p=settings.top_p,
                  max_new_tokens=settings.max_new_tokens, stop_ids=fmt.stop_ids, pad_id=tok.pad_token_id,
-                 generator=torch.Generator().manual_seed(seed), meter=meter)
-    rendered = thoughts(out.latents, ids, mask) if thoughts else [None] * len(jobs)
+                 generator=torch.Generator().manual_seed(seed), meter=meter, slots=settings.slots)
+    k = out.latents.shape[1]
+    # F^-1 maps all K slots at once (its blocks alternate the slot order), so only a full chain has text
+    rendered = thoughts(out.latents[:, :model.shape.slots], ids, mask) if thoughts and k >= model.shape.slots \
+        else [None] * len(jobs)
     gens = []
     for i, ((problem, idx), text, cost) in enumerate(zip(jobs, prompts, meter.results())):
         answer = tok.decode(out.answer_ids[i], skip_special_tokens=True)
@@ -52,34 +56,38 @@ def generate_batch(model: NFCoTModel, fmt: PromptFormat, jobs: list[Job], seed: 
         gens.append(Generation(
             task_id=problem.task_id, sample_idx=idx, prompt=text, raw_output=answer,
             solution=fmt.program(problem, answer),
-            reasoning=None if rendered[i] is None else f"[{model.shape.slots} latent thoughts] {rendered[i]}",
+            reasoning=None if rendered[i] is None else f"[{k} latent thoughts] {rendered[i]}",
             cost=cost,
             extra={"latent_logp": float(latent_lp.sum()), "answer_logp": float(sum(out.answer_logp[i])),
                    "latent_logp_per_step": [round(float(x), 4) for x in latent_lp],
-                   "latent_steps": model.shape.slots, "latent_dim": model.shape.dim, "t_z": settings.t_z,
-                   "stopped": out.stopped[i], "format": fmt.kind}))
+                   "latent_steps": k, "trained_latent_steps": model.shape.slots, "latent_dim": model.shape.dim,
+                   "t_z": settings.t_z, "stopped": out.stopped[i], "format": fmt.kind,
+                   **({} if rendered[i] is None else {"decoded_thoughts": rendered[i]})}))
     return gens, out
 
 
 class NFCoTGenerator(Generator):
     def __init__(self, backbone: Any, model: NFCoTModel, fmt: PromptFormat, t_z: float | None,
-                 checkpoint: Path | None = None, thoughts: Renderer | None = None):
+                 checkpoint: Path | None = None, thoughts: Renderer | None = None, slots: int | None = None):
         self.backbone, self.model, self.fmt, self.t_z = backbone, model, fmt, t_z
-        self.checkpoint, self.thoughts = checkpoint, thoughts
+        self.checkpoint, self.thoughts, self.slots = checkpoint, thoughts, slots
 
     @classmethod
     def load(cls, ctx: RunContext, config: Any) -> NFCoTGenerator:
         """The NF-CoT checkpoint `ctx` names (the backbone plus nfcot.pt, and vae.pt for decode_thoughts)."""
         from nfbench.methods.nfcot.train import VAE_FILE, load_model, load_vae
 
-        bb, model, stats = load_model(Path(ctx.weights), ctx.device, ctx.dtype)
+        bb, model, stats = ctx.load("nfcot", lambda: load_model(Path(ctx.weights), ctx.device, ctx.dtype))
         thoughts = None
         if config.decode_thoughts:
             path = Path(ctx.weights) / VAE_FILE
             if not path.is_file():
-                raise UserError("decode_thoughts needs the VAE in the checkpoint", f"no {VAE_FILE} in {ctx.weights}")
-            thoughts = renderer(model, load_vae(path, bb.device), bb.tokenizer, stats)
-        return cls(bb, model, ctx.format(bb.tokenizer, True), config.t_z, ctx.checkpoint, thoughts)
+                raise UserError(f"decode_thoughts needs the VAE in the checkpoint: no {VAE_FILE} in {ctx.weights}",
+                                "set method_config.decode_thoughts=false")
+            thoughts = renderer(model, ctx.load("nfcot-vae", lambda: load_vae(path, bb.device)), bb.tokenizer, stats)
+        if config.latent_steps is not None and config.latent_steps < 1:
+            raise UserError(f"method_config.latent_steps={config.latent_steps}", "use at least 1 latent step")
+        return cls(bb, model, ctx.format(bb.tokenizer, True), config.t_z, ctx.checkpoint, thoughts, config.latent_steps)
 
     def manifest_info(self) -> dict[str, Any]:
         extra = sum(p.numel() for n, p in self.model.named_parameters() if not n.startswith("backbone."))
@@ -88,7 +96,7 @@ class NFCoTGenerator(Generator):
 
     def generate(self, jobs: list[Job], seed: int, decoding: Decoding) -> list[Generation]:
         t_z = self.t_z if self.t_z is not None else (0.9 if decoding.temperature > 0 else 0.0)
-        settings = DecodeSettings(t_z, decoding.temperature, decoding.top_p, decoding.max_new_tokens)
+        settings = DecodeSettings(t_z, decoding.temperature, decoding.top_p, decoding.max_new_tokens, self.slots)
         return generate_batch(self.model, self.fmt, jobs, seed, settings, self.thoughts)[0]
 
 
