@@ -40,6 +40,13 @@ OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory t
                                                 "(default: results/runs/<run_id>).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Start over: move an existing run directory "
                                         "aside (never deleted) instead of resuming it.")]
+# options that `run` and `sweep` share
+LimitOpt = Annotated[Optional[int], typer.Option(help="Only the first N problems.")]
+SplitOpt = Annotated[Optional[str], typer.Option(help="Task split (default: the task's evaluation split).")]
+SamplesOpt = Annotated[Optional[int], typer.Option("--n-samples", "-n", help="Samples per problem.")]
+TemperatureOpt = Annotated[Optional[float], typer.Option(help="0 = greedy.")]
+SeedOpt = Annotated[Optional[int], typer.Option(help="Random seed.")]
+SandboxOpt = Annotated[Optional[str], typer.Option(help="docker (default) or local (unsandboxed!).")]
 
 
 @app.callback()
@@ -80,12 +87,12 @@ def run(
     task: Annotated[Optional[str], typer.Option("--task", "-t", help="Task (`nfbench ls tasks`).")] = None,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone: smollm2-135m, tiny-llama, a HF id, a local dir or a .gguf file.")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(help="Trained checkpoint dir (default: the latest for method+backbone).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N problems.")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Task split (default: the task's evaluation split).")] = None,
-    n_samples: Annotated[Optional[int], typer.Option("--n-samples", "-n", help="Samples per problem.")] = None,
-    temperature: Annotated[Optional[float], typer.Option(help="0 = greedy.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
-    sandbox: Annotated[Optional[str], typer.Option(help="docker (default) or local (unsandboxed!).")] = None,
+    limit: LimitOpt = None,
+    split: SplitOpt = None,
+    n_samples: SamplesOpt = None,
+    temperature: TemperatureOpt = None,
+    seed: SeedOpt = None,
+    sandbox: SandboxOpt = None,
     sandbox_engines: Annotated[Optional[str], typer.Option(help=ENGINES_HELP)] = None,
     config: ConfigOpt = None, set_: SetOpt = None, out: OutOpt = None, force: ForceOpt = False,
 ) -> None:
@@ -167,12 +174,12 @@ def sweep(
     backbone: Annotated[Optional[str], typer.Option(help="Backbone (as for `nfbench run`).")] = None,
     checkpoint: Annotated[Optional[list[str]], typer.Option(help="METHOD=DIR: that method's checkpoint "
                                                             "(default: its latest; repeatable).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N problems.")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Task split (default: the task's evaluation split).")] = None,
-    n_samples: Annotated[Optional[int], typer.Option("--n-samples", "-n", help="Samples per problem.")] = None,
-    temperature: Annotated[Optional[float], typer.Option(help="0 = greedy.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
-    sandbox: Annotated[Optional[str], typer.Option(help="docker (default) or local (unsandboxed!).")] = None,
+    limit: LimitOpt = None,
+    split: SplitOpt = None,
+    n_samples: SamplesOpt = None,
+    temperature: TemperatureOpt = None,
+    seed: SeedOpt = None,
+    sandbox: SandboxOpt = None,
     config: ConfigOpt = None, set_: SetOpt = None, force: ForceOpt = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where the figure and sweep.json go "
                                                 "(default: results/sweeps/<task>-<id>).")] = None,
