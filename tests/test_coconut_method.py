@@ -56,7 +56,7 @@ def test_train_curriculum_then_generate(results_dir, tmp_path):
     pipeline.train(cfg)
     assert (ckpt / "model.safetensors").read_bytes() == before
 
-    run = load_config(RunConfig, None, {"method": "coconut", "backbone": "tiny-llama", "checkpoint": str(ckpt),
+    run = load_config(RunConfig, None, {"method": "coconut", "task": "synth", "backbone": "tiny-llama", "checkpoint": str(ckpt),
                                         "task_options": TASK, "max_new_tokens": 12, "batch_size": 4})
     task = pipeline.open_task("synth", None, TASK)
     generator = pipeline.open_generator(run, task)

@@ -39,7 +39,7 @@ def test_train_then_generate(results_dir):
     before = (ckpt / "model.safetensors").read_bytes()
     assert train(toy_train_config()) == ckpt and (ckpt / "model.safetensors").read_bytes() == before  # nothing retrained
 
-    run = load_config(RunConfig, None, {"method": "latent-sft", "backbone": "tiny-llama", "checkpoint": str(ckpt),
+    run = load_config(RunConfig, None, {"method": "latent-sft", "task": "synth", "backbone": "tiny-llama", "checkpoint": str(ckpt),
                                         "max_new_tokens": 8, "method_config": {"max_latents": 3}})
     problems = task.problems("test")[:3]
     gens = generate(open_generator(run, task), problems, 1, 0, decoding(run))
