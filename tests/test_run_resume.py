@@ -30,7 +30,7 @@ def pairs(path: Path) -> list[tuple[str, int]]:
 def trained_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("results")
     env = {**os.environ, "NFBENCH_RESULTS": str(root)}
-    subprocess.run([NFBENCH, "train", "direct", "--backbone", "tiny-llama", "--name", "t",
+    subprocess.run([NFBENCH, "train", "direct", "--task", "synth", "--backbone", "tiny-llama", "--name", "t",
                     "--set", "trainer.max_steps=3", "--set", "trainer.batch_size=8",
                     "--set", "task_options={steps: 2, n_train: 64, n_val: 8, n_test: 16}"],
                    env=env, check=True, capture_output=True, timeout=600)
