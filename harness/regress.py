@@ -114,14 +114,21 @@ def evaluation(suite: Suite, member: Member) -> dict[str, Any]:
     """The RunConfig keys of a member's evaluation: the suite's settings on the task its model was trained
     on (its training config's `data`, or the suite's task for a JSONL set), with that config's backbone
     and task options; its own config's method options."""
+    trained = read_yaml(next(m for m in suite.members if m.name == (member.runs_on or member.name)).config)
+    return {**suite.evaluation, **model_run_keys(trained, not member.runs_on, suite.evaluation.get("task")),
+            "method": member.method, **member.run}
+
+
+def model_run_keys(trained: dict[str, Any], own: bool, default_task: str | None) -> dict[str, Any]:
+    """What a run of a model takes from its training config: the task it was trained on (its `data`
+    when that names a task), backbone and task options, and (`own`: the same method) its method options.
+    The regression and `nfbench study` evaluate their models with this."""
     from nfbench.harness.registry import TASKS
 
-    trained = read_yaml(next(m for m in suite.members if m.name == (member.runs_on or member.name)).config)
-    own = {} if member.runs_on else trained
-    task = trained["data"] if trained.get("data") in TASKS.names() else suite.evaluation.get("task")
-    return {**suite.evaluation, "method": member.method, "task": task,
-            "backbone": trained.get("backbone", "tiny-llama"), "task_options": trained.get("task_options", {}),
-            "method_config": own.get("method_config", {}), **member.run}
+    task = trained["data"] if trained.get("data") in TASKS.names() else default_task
+    return {"task": task, "backbone": trained.get("backbone", "tiny-llama"),
+            "task_options": trained.get("task_options", {}),
+            "method_config": trained.get("method_config", {}) if own else {}}
 
 
 def baseline_key(suite: Suite, member: Member) -> str:

@@ -157,13 +157,13 @@ def evaluate(study: Study, suite: str, seed: int, member: StudyMember, checkpoin
     """One run (resumed from its store if it exists) with the model's own task and method options."""
     from nfbench.harness import pipeline
 
+    from nfbench.harness.regress import model_run_keys
+
     owner = member if member.trained else next(m for m in study.members if m.name == member.runs_on)
     trained = read_yaml(study.config(suite, owner))
-    own = trained if owner.method == member.method else {}
-    overrides = {**study.evaluation, **study.decodings[decoding], "method": member.method, "seed": seed,
-                 "backbone": trained.get("backbone", "tiny-llama"), "task": trained.get("data", suite),
-                 "task_options": trained.get("task_options", {}), "method_config": own.get("method_config", {}),
-                 "checkpoint": str(checkpoint / member.stage if member.stage else checkpoint)}
+    overrides = {**study.evaluation, **study.decodings[decoding],
+                 **model_run_keys(trained, owner.method == member.method, suite), "method": member.method,
+                 "seed": seed, "checkpoint": str(checkpoint / member.stage if member.stage else checkpoint)}
     start = time.time()
     path, _ = pipeline.run(load_config(RunConfig, None, overrides), out=str(out))
     progress.record(step="run", suite=suite, seed=seed, member=member.name, decoding=decoding,
