@@ -4,6 +4,7 @@ and each paper's claim checked against the same numbers, whatever it shows.
 study.md / study.csv: pass@1 (and pass@k of sampled decodings), mean reasoning positions, FLOPs and
 seconds per sample, as mean +- sample standard deviation over the seeds that finished (n says how many).
 claims.md: each claim of the study file, per seed and overall, with the numbers it was decided on.
+evidence.md, loss_curves.png: per member its training losses and what its thoughts carry (study_evidence.py).
 report/: the ordinary `nfbench report` of every run (per-run tables, paired statistics, drill-down).
 """
 from __future__ import annotations
@@ -127,6 +128,7 @@ def _describe(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 def write_study_report(study: Any, root: Path) -> None:
     from nfbench.harness.report import build_report
+    from nfbench.harness.study_evidence import write_evidence
 
     rows = study_rows(root)
     agg = aggregate(rows)
@@ -142,7 +144,9 @@ def write_study_report(study: Any, root: Path) -> None:
     for claim in study.claims:
         status, lines = check_claim(claim, rows)
         claims += [f"- **{status}**: {claim['claim']}", *lines]
+    claims.append("\nWhy a member scores what it does (loss per stage, what its thoughts carry): evidence.md")
     (root / "claims.md").write_text("\n".join(claims) + "\n")
+    write_evidence(root, study.name)
     print(text + "\n" + "\n".join(claims))
     # one ordinary report per decoding and seed (within one, every run has its own checkpoint)
     for decoding, seed in sorted({(r["decoding"], r["seed"]) for r in rows}):

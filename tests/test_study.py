@@ -3,6 +3,7 @@ retraining, and writes the seed table and the claims; the claim checks on rows m
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,12 @@ def test_study_trains_runs_resumes_and_reports(tmp_path):
     assert "| synth | cot | greedy | 1 |" in table and "| synth | soft-thinking | greedy | 1 |" in table
     assert "soft thinking >= cot" in (out / "claims.md").read_text()
     assert (out / "report" / "greedy-seed0" / "report.html").is_file()
+    # the evidence: the trained member's loss from its metrics.csv, what its text thoughts reproduce
+    evidence = (out / "evidence.md").read_text()
+    cot_line = next(line for line in evidence.splitlines() if "| cot |" in line)
+    first, last = (float(x) for x in re.search(r"sft ([\d.e+-]+) → ([\d.e+-]+)", cot_line).groups())
+    assert first > last > 0 and "% of values" in cot_line
+    assert (out / "loss_curves.png").stat().st_size > 1000
     # again: nothing is retrained; the finished runs resume as finished
     assert run_study(study, out=out, seeds=[0], methods=["soft-thinking"]) == 0
     again = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()][len(progress):]
