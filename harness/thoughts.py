@@ -16,6 +16,10 @@ thought, NF-CoT's decoded text, Soft Thinking's top-1 string) step by step; supe
 fixed-length alignment the Latent-SFT paper uses for ECR (chain characters split evenly over the
 latents; the tiny backbone's tokens are characters), Coconut's thoughts one per reasoning step (its
 curriculum replaces step s by thought s).
+
+The readings are chosen here by method name rather than by hooks on the Method classes because those
+modules import torch (through their generators) and the report must not (tests/test_report_build.py):
+a new method that records thoughts adds its branch to `thoughts` and `fidelity`, or reads as nothing.
 """
 from __future__ import annotations
 
