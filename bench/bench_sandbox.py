@@ -6,6 +6,8 @@ every disagreement. Caches start cold (evalplus's ground-truth cache and nfbench
 cache live in fresh temp dirs); `--warm` runs both a second time on their warm caches.
 
     flock /tmp/nfbench-heavy.lock nice .venv/bin/python bench/bench_sandbox.py --suite many --warm
+    flock /tmp/nfbench-heavy.lock nice .venv/bin/python bench/bench_sandbox.py --suite many --warm --skip-mode \\
+        --datasets mbpp --limit 100      # a slice: evalplus gets the release file cut to those problems
     flock /tmp/nfbench-heavy.lock nice .venv/bin/python bench/bench_sandbox.py --suite canonical
     flock /tmp/nfbench-heavy.lock nice .venv/bin/python bench/bench_sandbox.py --suite mixed
     flock /tmp/nfbench-heavy.lock nice .venv/bin/python bench/bench_sandbox.py --suite samples \\
@@ -19,6 +21,7 @@ cache live in fresh temp dirs); `--warm` runs both a second time on their warm c
 --suite many:      --per-task samples per problem (default 10): half canonical, half mutants (an
                    infinite loop only in every 10th problem: each costs its limit in both evaluators).
 --suite samples:   a samples file of real model outputs (--samples).
+--skip-mode:       also times nfbench with --skip-plus-after-base-fail (its floor: the tests it ran).
 --suite attacks:   tests/sandbox_attacks.py's wrong solutions that try to forge a pass; evalplus runs
                    each in its own PID namespace (`unshare`, root only: some attacks kill every
                    process they can), and both evaluators' verdicts are printed per attack.
@@ -62,8 +65,8 @@ def load(dataset: str) -> list:
     return get_task(TASK_NAMES[dataset])().problems()
 
 
-def make_samples(dataset: str, suite: str, per_task: int) -> list[dict]:
-    problems, out = load(dataset), []
+def make_samples(dataset: str, suite: str, per_task: int, limit: int | None = None) -> list[dict]:
+    problems, out = load(dataset)[:limit], []
     wrong = [k for k in MUTANTS if k != "infinite_loop"]
     for i, p in enumerate(problems):
         if suite == "canonical":
@@ -88,9 +91,20 @@ def write_samples(path: Path, samples: list[dict]) -> Path:
     return path
 
 
+def sliced_data(dataset: str, limit: int, where: Path) -> Path:
+    """The release file cut to its first `limit` problems (evalplus computes the ground truth of every
+    problem of its dataset, and wants a sample of each: with --limit it gets this file)."""
+    import gzip
+
+    lines = gzip.decompress(data_path(dataset).read_bytes()).decode().splitlines(keepends=True)[:limit]
+    out = where / data_path(dataset).name
+    out.write_bytes(gzip.compress("".join(lines).encode()))
+    return out
+
+
 def run_evalplus(dataset: str, samples: Path, cache: Path, parallel: int, isolate: bool = False,
-                 timeout: float | None = None) -> tuple[float, dict]:
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache), ENV_OVERRIDE[dataset]: str(data_path(dataset))}
+                 timeout: float | None = None, data: Path | None = None) -> tuple[float, dict]:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), ENV_OVERRIDE[dataset]: str(data or data_path(dataset))}
     code = ("from evalplus.evaluate import evaluate; "
             f"evaluate({dataset!r}, samples={str(samples)!r}, parallel={parallel!r}, i_just_wanna_run=True)")
     cmd = [sys.executable, "-c", code]
@@ -114,11 +128,11 @@ def run_evalplus(dataset: str, samples: Path, cache: Path, parallel: int, isolat
 
 
 def run_ours(dataset: str, samples: Path, cache: Path, out_dir: Path, workers: int | None,
-             exe: str | None = None) -> tuple[float, dict]:
+             exe: str | None = None, flags: tuple[str, ...] = ()) -> tuple[float, dict]:
     env = {**os.environ, "NFBENCH_CACHE_DIR": str(cache),
            "NFBENCH_DATA_DIR": os.environ.get("NFBENCH_DATA_DIR") or str(data_path(dataset).parents[1])}
     cmd = [exe or str(Path(sys.executable).with_name("nfbench")), "eval", "--task", TASK_NAMES[dataset],
-           "--samples", str(samples), "--out", str(out_dir)] + (["--workers", str(workers)] if workers else [])
+           "--samples", str(samples), "--out", str(out_dir), *flags] + (["--workers", str(workers)] if workers else [])
     t0 = time.perf_counter()
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -204,14 +218,23 @@ def bench(dataset: str, samples: list[dict], args) -> None:
         path = write_samples(work / f"{dataset}-{args.suite}.jsonl", samples)
         caches = args.caches / dataset if args.caches else work  # --caches: kept for a later --warm-only run
         ep_cache, our_cache = caches / "evalplus-cache", caches / "nfbench-cache"
-        rows, old_rows = [], []
+        rows, old_rows, skip_rows = [], [], []
+        data = sliced_data(dataset, args.limit, work) if args.limit else None
         temps = ("warm",) if args.warm_only else ("cold", "warm") if args.warm else ("cold",)
         for temp in temps:
-            t_ep, ep, cpu_ep = timed(run_evalplus, dataset, path, ep_cache, args.evalplus_parallel)
+            t_ep, ep, cpu_ep = timed(run_evalplus, dataset, path, ep_cache, args.evalplus_parallel, False, None, data)
             print(f"[{dataset}] evalplus.evaluate ({temp}): {t_ep:.1f} s", flush=True)
             t_ours, ours, cpu_ours = timed(run_ours, dataset, path, our_cache, work / f"run-{temp}", args.workers)
             print(f"[{dataset}] nfbench ({temp}): {t_ours:.1f} s", flush=True)
             rows.append((temp, t_ep, t_ours, floor_seconds(our_cache, dataset, ours, temp == "cold"), cpu_ep, cpu_ours))
+            if args.skip_mode:  # the documented non-exact mode, on a cache of its own in the same state
+                skip_cache = caches / "nfbench-skip-cache"
+                t_skip, skip, cpu_skip = timed(run_ours, dataset, path, skip_cache, work / f"skip-{temp}", args.workers,
+                                               None, ("--skip-plus-after-base-fail",))
+                print(f"[{dataset}] nfbench --skip-plus-after-base-fail ({temp}): {t_skip:.1f} s", flush=True)
+                same = pass_at_k(skip, "plus") == pass_at_k(ours, "plus") and pass_at_k(skip, "base") == pass_at_k(ours, "base")
+                skip_rows.append((temp, t_ep, t_skip, floor_seconds(skip_cache, dataset, skip, temp == "cold"),
+                                  cpu_skip, same))
             if temp == temps[0]:
                 agree, lines, table = compare(samples, ep, ours)
                 passk = {part: (pass_at_k(ep, part), pass_at_k(ours, part)) for part in ("base", "plus")}
@@ -229,6 +252,10 @@ def bench(dataset: str, samples: list[dict], args) -> None:
     for temp, t_ep, t_ours, floor, cpu_ep, cpu_ours in rows:
         print(f"| {temp} | {t_ep:.1f} | {t_ours:.1f} | {t_ep / t_ours:.2f}x | {floor:.1f} | "
               f"{t_ours / max(floor, 1e-9):.2f}x | {t_ep / max(floor, 1e-9):.2f}x | {cpu_ep}; {cpu_ours} |")
+    for temp, t_ep, t_skip, floor, cpu_skip, same in skip_rows:
+        print(f"| {temp}, --skip-plus-after-base-fail | {t_ep:.1f} | {t_skip:.1f} | {t_ep / t_skip:.2f}x | {floor:.1f} | "
+              f"{t_skip / max(floor, 1e-9):.2f}x (its own floor: the tests it ran) | - | ; {cpu_skip} |"
+              f" pass@k {'identical' if same else 'DIFFERENT'}")
     for (temp, t_old, cpu_old), row in zip(old_rows, rows):
         print(f"{args.old_nfbench} ({temp}): {t_old:.1f} s ({row[2] / t_old:.2f}x of its time; CPU {cpu_old})")
     print(f"agreement (base and plus pass/not-pass): {agree}/{len(samples)} = {agree / len(samples):.4f}")
@@ -283,6 +310,9 @@ def main() -> None:
     ap.add_argument("--suite", choices=["canonical", "mixed", "many", "samples", "attacks"], default="canonical")
     ap.add_argument("--per-task", type=int, default=10, help="samples per problem for --suite many")
     ap.add_argument("--samples", type=Path, help="samples file for --suite samples")
+    ap.add_argument("--limit", type=int, help="only the first N problems (a quicker slice, e.g. to profile)")
+    ap.add_argument("--skip-mode", action="store_true",
+                    help="also time nfbench with --skip-plus-after-base-fail (plus tests only after a base pass)")
     ap.add_argument("--warm", action="store_true", help="run both evaluators again on their warm caches")
     ap.add_argument("--caches", type=Path, help="keep the caches here (default: a temp dir), for a later --warm-only")
     ap.add_argument("--warm-only", action="store_true", help="only the warm runs, on the caches of --caches")
@@ -297,7 +327,7 @@ def main() -> None:
         if args.suite == "samples":
             samples = [json.loads(line) for line in args.samples.read_text().splitlines() if line.strip()]
         else:
-            samples = make_samples(dataset, args.suite, args.per_task)
+            samples = make_samples(dataset, args.suite, args.per_task, args.limit)
         bench(dataset, samples, args)
 
 

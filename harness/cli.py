@@ -47,6 +47,8 @@ SamplesOpt = Annotated[Optional[int], typer.Option("--n-samples", "-n", help="Sa
 TemperatureOpt = Annotated[Optional[float], typer.Option(help="0 = greedy.")]
 SeedOpt = Annotated[Optional[int], typer.Option(help="Random seed.")]
 SandboxOpt = Annotated[Optional[str], typer.Option(help="docker (default) or local (unsandboxed!).")]
+PLUS_HELP = ("Run a sample's plus tests even when its base tests failed (default: evalplus-exact plus_status); "
+             "--skip-plus-after-base-fail records plus_status 'skipped' for those instead: same pass@k, faster.")
 
 
 @app.callback()
@@ -94,6 +96,8 @@ def run(
     seed: SeedOpt = None,
     sandbox: SandboxOpt = None,
     sandbox_engines: Annotated[Optional[str], typer.Option(help=ENGINES_HELP)] = None,
+    plus_after_base_fail: Annotated[Optional[bool], typer.Option(
+        "--plus-after-base-fail/--skip-plus-after-base-fail", help=PLUS_HELP)] = None,
     config: ConfigOpt = None, set_: SetOpt = None, out: OutOpt = None, force: ForceOpt = False,
 ) -> None:
     """Generate with a method on a task, execute every solution in the sandbox, and summarise.
@@ -107,7 +111,7 @@ def run(
     cfg = load_config(RunConfig, str(config) if config else None, _overrides(
         set_, method=method, task=task, backbone=backbone, checkpoint=checkpoint, limit=limit,
         split=split, n_samples=n_samples, temperature=temperature, seed=seed, sandbox=sandbox,
-        sandbox_engines=sandbox_engines))
+        sandbox_engines=sandbox_engines, plus_after_base_fail=plus_after_base_fail))
     _print_config(cfg)
     path, summary = pipeline.run(cfg, out=str(out) if out else None, force=force)
     if summary:
@@ -122,6 +126,8 @@ def eval_(
     workers: Annotated[Optional[int], typer.Option(help="Sandbox workers (default: CPU count).")] = None,
     sandbox_engines: Annotated[Optional[str], typer.Option(help=ENGINES_HELP)] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="Data directory (default: $NFBENCH_DATA_DIR).")] = None,
+    plus_after_base_fail: Annotated[bool, typer.Option(
+        "--plus-after-base-fail/--skip-plus-after-base-fail", help=PLUS_HELP)] = True,
     out: OutOpt = None, force: ForceOpt = False,
 ) -> None:
     """Score an existing samples file (from nfbench or any other tool) in the sandbox."""
@@ -129,7 +135,7 @@ def eval_(
 
     path, summary = pipeline.evaluate(task, samples, out=str(out) if out else None, force=force,
                                       sandbox=sandbox, workers=workers, engines=sandbox_engines,
-                                      data_dir=data_dir)
+                                      data_dir=data_dir, plus_after_base_fail=plus_after_base_fail)
     _print_summary(path, summary)
 
 

@@ -48,6 +48,10 @@ class RunConfig:
     # Docker engines to execute on, as the docker CLI reaches them (URL[#WORKERS[:CPUS]],...: unix://,
     # tcp:// with TLS, ssh://, a docker context name; sandbox/engines.py); None = this machine's
     sandbox_engines: str | None = None
+    # evalplus-exact (True): a sample whose base tests failed still runs its plus tests, so that its
+    # plus_status is evalplus's; False skips them (plus_status "skipped"): pass@k is the same, a run
+    # with many wrong samples is faster (sandbox/README.md, "Verdicts")
+    plus_after_base_fail: bool = True
     data_dir: str | None = None  # None = $NFBENCH_DATA_DIR, else download where possible
     ks: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 10, 16, 32, 64, 128])  # pass@k reported for k <= n
     method_config: Any = None  # the method's own config dataclass, filled in by load_config

@@ -29,10 +29,13 @@ log = logging.getLogger("nfbench")
 # Options that change how fast a run goes, not what it produces: a rerun that differs only in
 # these resumes the same run.
 NOT_IN_RUN_ID = ("batch_size", "sandbox_workers", "sandbox_engines")
+# keys added after runs were recorded: at their default they leave the run id as it was
+DEFAULT_NOT_IN_RUN_ID = {"plus_after_base_fail": True}
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    kept = {k: v for k, v in config.items() if k not in NOT_IN_RUN_ID}
+    kept = {k: v for k, v in config.items() if k not in NOT_IN_RUN_ID
+            and not (k in DEFAULT_NOT_IN_RUN_ID and v == DEFAULT_NOT_IN_RUN_ID[k])}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
@@ -107,14 +110,14 @@ def finish(store: st.RunStore, info: dict[str, Any], ks: Iterable[int]) -> dict[
     return summary
 
 
-def open_sandbox(kind: str, workers: int | None, engines: str | None = None) -> Any:
+def open_sandbox(kind: str, workers: int | None, engines: str | None = None, plus_after_base_fail: bool = True) -> Any:
     from nfbench.sandbox.executor import Sandbox
 
     if kind not in ("docker", "local"):
         raise UserError(f"unknown sandbox '{kind}'", "use --sandbox docker (default) or --sandbox local")
     if engines and kind != "docker":
         raise UserError("--sandbox-engines needs --sandbox docker", "drop --sandbox local or --sandbox-engines")
-    return Sandbox(kind=kind, workers=workers, engines=engines)
+    return Sandbox(kind=kind, workers=workers, engines=engines, plus_after_base_fail=plus_after_base_fail)
 
 
 # --- nfbench run -------------------------------------------------------------------------------
@@ -137,7 +140,7 @@ def run(cfg: RunConfig, out: str | None = None, force: bool = False, *, generato
     # Everything that can fail on bad input (sandbox, method, checkpoint) fails before the run
     # directory is touched, so a failed start never moves or leaves anything in results/.
     with nullcontext(sandbox) if sandbox is not None else \
-            open_sandbox(cfg.sandbox, cfg.sandbox_workers, cfg.sandbox_engines) as sandbox:
+            open_sandbox(cfg.sandbox, cfg.sandbox_workers, cfg.sandbox_engines, cfg.plus_after_base_fail) as sandbox:
         generator = generator or open_generator(cfg, task)
         sandbox.start()  # up while the model loaded; a sandbox that cannot start fails before generating
         store = open_store(out, run_id, config, force)
@@ -291,14 +294,14 @@ def read_samples(path: Path, problems: dict[str, Problem], raw: list[dict[str, A
 
 def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bool = False,
              sandbox: str = "docker", workers: int | None = None, engines: str | None = None,
-             data_dir: str | None = None,
+             data_dir: str | None = None, plus_after_base_fail: bool = True,
              task_options: dict[str, Any] | None = None, ks: Iterable[int] = (1, 10, 100)
              ) -> tuple[Path, dict[str, Any]]:
     get_task(task_name)  # an unknown task or a bad samples file is reported before Docker starts
     if not samples.is_file():
         raise UserError(f"samples file not found: {samples}", "pass an existing JSONL file to --samples")
     raw = jsonl.read_input(samples)
-    with open_sandbox(sandbox, workers, engines) as box:  # its containers start while the problems load
+    with open_sandbox(sandbox, workers, engines, plus_after_base_fail) as box:  # its containers start while the problems load
         task = open_task(task_name, data_dir, task_options or {})
         all_problems: dict[str, Problem] = {}
         for split in task.splits():
@@ -306,7 +309,7 @@ def evaluate(task_name: str, samples: Path, *, out: str | None = None, force: bo
         records = read_samples(samples, all_problems, raw)
         digest = hashlib.sha256(samples.read_bytes()).hexdigest()
         config = {"command": "eval", "task": task_name, "samples": str(samples), "samples_sha256": digest,
-                  "sandbox": sandbox, "task_options": task_options or {}}
+                  "sandbox": sandbox, "task_options": task_options or {}, "plus_after_base_fail": plus_after_base_fail}
         run_id = f"eval-{slug(task_name)}-{slug(samples.stem)}-{config_hash(config)}"
         store = open_store(out, run_id, config, force)
         used = [all_problems[t] for t in dict.fromkeys(r["task_id"] for r in records)]

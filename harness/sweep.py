@@ -114,7 +114,8 @@ def run_sweep(methods: list[str], budgets: list[int], config: str | None, overri
     task = pipeline.open_task(first.task, first.data_dir, first.task_options)
     pipeline.select_problems(task, first.split, first.task_ids, first.limit)
     points: list[Point] = []
-    with pipeline.open_sandbox(first.sandbox, first.sandbox_workers, first.sandbox_engines) as sandbox:
+    with pipeline.open_sandbox(first.sandbox, first.sandbox_workers, first.sandbox_engines,
+                              first.plus_after_base_fail) as sandbox:
         for m in methods:
             _, ctx = pipeline.open_context(configs[(m, budgets[0])], task)  # one model load per method
             for v in budgets:

@@ -182,3 +182,30 @@ def test_local_fallback_warns_and_judges(capfd):
     assert (got[0].base_status, got[0].plus_status) == ("pass", "pass")
     assert (got[1].base_status, got[1].plus_status) == ("pass", "fail")
     assert got[2].base_status == "timeout" and "test 0: killed at 1." in got[2].detail and "limit 1.00 s" in got[2].detail
+
+
+def test_skip_plus_after_base_fail_is_a_run_option_that_leaves_default_run_ids_alone(results_dir, tmp_path,
+                                                                                       monkeypatch):
+    """`nfbench eval --skip-plus-after-base-fail` (config key plus_after_base_fail): a sample whose
+    base failed records plus_status "skipped"; the default (evalplus-exact) keeps the run id a
+    config without the key had, so runs recorded before the option resume."""
+    from nfbench.harness import pipeline
+
+    monkeypatch.setenv("NFBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    (p,) = _problems("humaneval", ["HumanEval/0"])
+    wrong = mutants.mutate(p.canonical_solution, p.entry_point, "wrong_operator")
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": p.task_id, "solution": c}) + "\n"
+                               for c in (p.canonical_solution, wrong)))
+    runs = {}
+    for exact in (True, False):
+        path, _ = pipeline.evaluate("humaneval+", samples, out=str(results_dir / str(exact)), sandbox="local",
+                                    workers=1, plus_after_base_fail=exact)
+        runs[exact] = (path, [json.loads(line) for line in (path / "executions.jsonl").read_text().splitlines()])
+    (exact_path, exact), (quick_path, quick) = runs[True], runs[False]
+    assert [(v["base_status"], v["plus_status"]) for v in exact] == [("pass", "pass"), ("fail", "fail")]
+    assert [(v["base_status"], v["plus_status"]) for v in quick] == [("pass", "pass"), ("fail", "skipped")]
+    manifests = [json.loads((path / "manifest.json").read_text()) for path in (exact_path, quick_path)]
+    assert manifests[0]["run_id"] != manifests[1]["run_id"]
+    config = manifests[0]["config"]
+    assert pipeline.config_hash({k: v for k, v in config.items() if k != "plus_after_base_fail"}) in manifests[0]["run_id"]
