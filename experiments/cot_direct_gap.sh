@@ -18,8 +18,9 @@ for n in "$@"; do
   for method in cot direct; do
     config=$configs/$method.yaml
     name=$task-gap-$knob$n
+    # both methods on the CoT config's task options (CI's direct member trains on 1-step synth)
     opts=$(.venv/bin/python -c "import sys, yaml; o = yaml.safe_load(open(sys.argv[1])).get('task_options') or {}; \
-o[sys.argv[2]] = int(sys.argv[3]); print(yaml.safe_dump(o, default_flow_style=True).strip())" "$config" "$knob" "$n")
+o[sys.argv[2]] = int(sys.argv[3]); print(yaml.safe_dump(o, default_flow_style=True).strip())" "$configs/cot.yaml" "$knob" "$n")
     $nfbench train "$method" --config "$config" --set "task_options=$opts" --set "name=$name"
     $nfbench run --method "$method" --task "$task" --backbone tiny-llama --checkpoint "results/checkpoints/$method/$name" \
       --limit "${LIMIT:-100}" --set "task_options=$opts" --out "$out/runs/$method-$knob$n" --force
