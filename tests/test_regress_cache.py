@@ -166,7 +166,9 @@ def test_the_first_run_takes_ci_members_as_ci_keys_them_and_a_zero_shot_member()
     repo = Path(__file__).resolve().parents[1]
     ci, first = regress.load_suite(repo / "ci" / "suite.yaml"), regress.load_suite(repo / "configs" / "first-run.yaml")
     by_name = {m.name: m for m in ci.members}
-    assert [m for m in first.members if m.config] == [by_name[n] for n in ("cot", "direct", "pause")]
+    trained = [m for m in first.members if m.config]
+    assert [(m.name, m.config.resolve(), m.sources, m.starts_from) for m in trained] == [
+        (n, by_name[n].config.resolve(), by_name[n].sources, by_name[n].starts_from) for n in ("cot", "direct", "pause")]
     assert first.committed.resolve() == ci.committed.resolve()
     assert regress.member_key(first.members[0], {}) == regress.member_key(by_name["cot"], {})
     zero = first.members[-1]
