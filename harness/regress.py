@@ -33,7 +33,7 @@ DEFAULT_SUITE = Path("ci/suite.yaml")
 class Member:
     method: str
     name: str = ""  # its name in the suite (default: the method): two members may train one method
-    config: Path | None = None  # its training config (None: training-free, see runs_on)
+    config: Path | None = None  # its training config (None: training-free: runs_on, else the backbone in `run`)
     starts_from: str | None = None  # a member whose checkpoint its training starts from
     runs_on: str | None = None  # training-free: evaluated on this member's checkpoint
     sources: tuple[str, ...] = ()  # package-relative training sources (with the suite's common ones)
@@ -62,8 +62,17 @@ def load_suite(path: Path) -> Suite:
         raise UserError(f"regress suite not found: {path}", "run from a checkout (ci/suite.yaml) or pass --suite FILE")
     raw, root = read_yaml(path), path.parent
     common = list(raw.get("common_sources") or [])
+    # `members_from: OTHER.yaml`: a member given by name is that suite's, as it trains there (its config,
+    # sources and so its cache key: the committed checkpoints serve both suites)
+    other = {m.name: m for m in load_suite(root / raw["members_from"]).members} if raw.get("members_from") else {}
     members = []
     for m in raw.get("members") or []:
+        if isinstance(m, str):
+            if m not in other:
+                raise UserError(f"regress suite {path}: '{m}' is no member of {raw.get('members_from') or 'members_from'}",
+                                f"choose from {', '.join(other) or '(set members_from: SUITE.yaml)'}")
+            members.append(other[m])
+            continue
         config = root / m["config"] if m.get("config") else None
         if config is not None and not config.is_file():
             raise UserError(f"regress suite {path}: {m['method']}'s config {config} is missing", "fix the suite file")
@@ -114,7 +123,8 @@ def evaluation(suite: Suite, member: Member) -> dict[str, Any]:
     """The RunConfig keys of a member's evaluation: the suite's settings on the task its model was trained
     on (its training config's `data`, or the suite's task for a JSONL set), with that config's backbone
     and task options; its own config's method options."""
-    trained = read_yaml(next(m for m in suite.members if m.name == (member.runs_on or member.name)).config)
+    model = next(m for m in suite.members if m.name == (member.runs_on or member.name))
+    trained = read_yaml(model.config) if model.config else {}  # {}: zero-shot on the backbone its `run` names
     return {**suite.evaluation, **model_run_keys(trained, not member.runs_on, suite.evaluation.get("task")),
             "method": member.method, **member.run}
 
@@ -160,6 +170,8 @@ def measure(suite: Suite, members: tuple[Member, ...], work: Path, reuse: bool =
                 raise RuntimeError(f"needs the {needed} checkpoint, which failed")
             if member.runs_on:
                 checkpoint = checkpoints[member.runs_on]
+            elif member.config is None:  # training-free on the pretrained backbone (e.g. zero-shot CoT)
+                checkpoint = None
             else:
                 checkpoint = checkpoints[member.name] = train_member(suite, member, checkpoints,
                                                                      work / "checkpoints", reuse)

@@ -198,6 +198,9 @@ def run(method: Any, cfg: TrainConfig, task: Any, examples: list[SFTExample]) ->
     ctx = TrainContext(cfg, method, task, examples, start, root)
     check_preconditions(ctx, pipeline, todo)
     trainers = {s.name: stage_trainer(cfg, s, settings) for s in todo}
+    if method.trains_with_cache and any(t.gradient_checkpointing for t in trainers.values()):
+        raise UserError(f"{method.name} reuses a KV cache in its training passes, which gradient checkpointing drops",
+                        "set trainer.gradient_checkpointing=false (and a smaller batch_size with grad_accum)")
     info = {"method": method.name, "backbone": cfg.backbone, "train_config": to_dict(cfg), "init_from": start,
             "data": {"source": cfg.data, "n": len(examples), "sha256": ck.data_sha256(e.to_dict() for e in examples)}}
     try:

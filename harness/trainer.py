@@ -78,6 +78,26 @@ def make_accelerator(cfg: TrainerConfig, out_dir: Path) -> Any:
                        log_with="tensorboard" if cfg.tensorboard else None, project_dir=str(out_dir))
 
 
+def enable_gradient_checkpointing(model: torch.nn.Module) -> int:
+    """HF gradient checkpointing on every transformers model inside `model` (a method's model may hold
+    one or several: NF-CoT's backbone, Latent-SFT's encoder and decoder; none: NF-CoT's VAE, left as
+    it is). Non-reentrant, so frozen embeddings (LoRA, NF-CoT stage 1) still pass gradients to the
+    trained parts. Returns how many."""
+    from transformers import PreTrainedModel
+
+    found: list[str] = []  # the outermost ones (a CausalLM's inner model is switched with it)
+    for name, m in model.named_modules():
+        if isinstance(m, PreTrainedModel) and m.supports_gradient_checkpointing and \
+                not any(name.startswith(f"{f}.") or f == "" for f in found):
+            kwargs = {"use_reentrant": False}
+            if hasattr(m, "activation_checkpointing_enable"):  # transformers 5's name (the old one warns)
+                m.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+            else:
+                m.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+            found.append(name)
+    return len(found)
+
+
 def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n, generator=g).tolist()
@@ -88,6 +108,8 @@ def train_stage(stage: Stage, accelerator: Any | None = None) -> StageResult:
     out.mkdir(parents=True, exist_ok=True)
     acc = accelerator or make_accelerator(cfg, out)
     torch.manual_seed(stage.seed)
+    if cfg.gradient_checkpointing:
+        enable_gradient_checkpointing(stage.model)
     params = stage.params if stage.params is not None else [p for p in stage.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 

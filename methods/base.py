@@ -115,6 +115,9 @@ class Method:
     zero_shot: ClassVar[bool] = False  # a pretrained backbone can run it untrained (an instruct model)
     reasons: ClassVar[bool] = True  # whether its prompt asks for reasoning before the answer (PromptFormat)
     budget: ClassVar[BudgetKnob | None] = None  # its thinking-budget knob (None: it has none to sweep)
+    # whether its training forward passes reuse a KV cache (Coconut's latent chain): HF gradient
+    # checkpointing drops the cache in training mode, which would silently change what is trained
+    trains_with_cache: ClassVar[bool] = False
 
     def __init__(self, config: Any):
         self.config = config

@@ -157,3 +157,32 @@ def test_member_names_are_unique(tmp_path):
                                                              {"method": "cot", "config": "c.yaml"}]}))
     with pytest.raises(UserError, match="named alike"):
         regress.load_suite(tmp_path / "s.yaml")
+
+
+def test_the_first_run_takes_ci_members_as_ci_keys_them_and_a_zero_shot_member():
+    """configs/first-run.yaml (README command 1): its CoT is CI's member (same config and sources, so
+    the same cache key: the committed weights serve it), and a member with no config runs zero-shot on
+    the backbone its `run` names, on that run's task."""
+    repo = Path(__file__).resolve().parents[1]
+    ci, first = regress.load_suite(repo / "ci" / "suite.yaml"), regress.load_suite(repo / "configs" / "first-run.yaml")
+    by_name = {m.name: m for m in ci.members}
+    trained = [m for m in first.members if m.config]
+    assert [(m.name, m.config.resolve(), m.sources, m.starts_from) for m in trained] == [
+        (n, by_name[n].config.resolve(), by_name[n].sources, by_name[n].starts_from) for n in ("cot", "direct", "pause")]
+    assert first.committed.resolve() == ci.committed.resolve()
+    assert regress.member_key(first.members[0], {}) == regress.member_key(by_name["cot"], {})
+    zero = first.members[-1]
+    assert zero.config is None and zero.runs_on is None
+    e = regress.evaluation(first, zero)
+    assert (e["method"], e["task"], e["backbone"], e["limit"]) == ("cot", "humaneval", "smollm2-135m", 4)
+    assert regress.baseline_key(first, zero) == "cot/humaneval/smollm2-135m" and first.baseline.is_file()
+
+
+def test_members_from_refuses_a_name_the_other_suite_lacks(tmp_path):
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    (tmp_path / "ci.yaml").write_text(json.dumps({"baseline": "b.json", "cache": "c", "evaluation": {},
+                                                  "members": [{"method": "cot", "config": "c.yaml"}]}))
+    (tmp_path / "s.yaml").write_text(json.dumps({"members_from": "ci.yaml", "baseline": "b.json", "cache": "c",
+                                                 "evaluation": {}, "members": ["cot", "coconut"]}))
+    with pytest.raises(UserError, match="'coconut' is no member of ci.yaml"):
+        regress.load_suite(tmp_path / "s.yaml")

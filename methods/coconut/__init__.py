@@ -131,6 +131,7 @@ class Coconut(Method):
     config_class = CoconutConfig
     starts_from = "cot"
     budget = BudgetKnob("n_latents", "continuous thoughts", minimum=0)
+    trains_with_cache = True  # latent.py: one pass per thought on a shared DynamicCache
 
     def budget_note(self, info: dict[str, Any], value: int) -> str | None:
         k = info.get("inference_latents")
