@@ -62,6 +62,8 @@ def load_suite(path: Path) -> Suite:
         raise UserError(f"regress suite not found: {path}", "run from a checkout (ci/suite.yaml) or pass --suite FILE")
     raw, root = read_yaml(path), path.parent
     common = list(raw.get("common_sources") or [])
+    if not common and raw.get("members_from"):  # a suite built on another shares its common sources
+        common = list(read_yaml(root / raw["members_from"]).get("common_sources") or [])
     # `members_from: OTHER.yaml`: a member given by name is that suite's, as it trains there (its config,
     # sources and so its cache key: the committed checkpoints serve both suites)
     other = {m.name: m for m in load_suite(root / raw["members_from"]).members} if raw.get("members_from") else {}

@@ -166,9 +166,14 @@ def test_the_first_run_takes_ci_members_as_ci_keys_them_and_a_zero_shot_member()
     repo = Path(__file__).resolve().parents[1]
     ci, first = regress.load_suite(repo / "ci" / "suite.yaml"), regress.load_suite(repo / "configs" / "first-run.yaml")
     by_name = {m.name: m for m in ci.members}
-    trained = [m for m in first.members if m.config]
-    assert [(m.name, m.config.resolve(), m.sources, m.starts_from) for m in trained] == [
-        (n, by_name[n].config.resolve(), by_name[n].sources, by_name[n].starts_from) for n in ("cot", "direct", "pause")]
+    assert first.members[0].config.resolve() == by_name["cot"].config.resolve()
+    # its own direct and pause (4-step synth, as cot; CI's train on 1-step) key CI's common sources too
+    own = {m.name: m for m in first.members[2:4]}
+    assert {n: m.config.name for n, m in own.items()} == {"direct": "direct.yaml", "pause": "pause.yaml"}
+    assert all(m.config.parent.name == "first-run" and set(by_name[n].sources) <= set(m.sources) for n, m in own.items())
+    assert own["pause"].starts_from == "cot"
+    for m in own.values():
+        assert regress.evaluation(first, m)["task_options"] == {"steps": 4} == regress.evaluation(first, first.members[0])["task_options"]
     assert first.committed.resolve() == ci.committed.resolve()
     assert regress.member_key(first.members[0], {}) == regress.member_key(by_name["cot"], {})
     zero = first.members[-1]
