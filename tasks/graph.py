@@ -27,6 +27,10 @@ Options (the difficulty knobs first):
                each shorter than the rest of the path (its length drawn uniformly), so the end is the
                unique farthest node, and choosing the right child needs look-ahead (ProsQA's
                search; 1 = a plain chain).
+  reasoning    how the chain of thought writes the path: "edges" (`TU;Ug;gE;EZ`, one edge per step,
+               the default) or "nodes" (`TUgEZ`, one node per step: every position after the root is
+               the plain induction lookup, which the teacher-forced probe learned where "edges" did not,
+               experiments/graph-suite.md run 10).
   n_train / n_val / n_test (20000 / 200 / 200: ProsQA has 17,886 / 300 / 500), seed.
 """
 from __future__ import annotations
@@ -44,8 +48,9 @@ NODES = string.ascii_lowercase.replace("f", "") + string.ascii_uppercase  # one 
 INSTRUCTION = ("Each pair uv is an edge from node u to node v. end(r) is the node farthest from r along the "
                "edges (the end of r's longest path). Write the Python function f() that returns it as a "
                "one-letter string.")
-DEFAULTS: dict[str, Any] = {"depth": 4, "distractors": 3, "branching": 1, "n_train": 20000, "n_val": 200,
-                            "n_test": 200, "seed": 1234}
+DEFAULTS: dict[str, Any] = {"depth": 4, "distractors": 3, "branching": 1, "reasoning": "edges", "n_train": 20000,
+                            "n_val": 200, "n_test": 200, "seed": 1234}
+REASONING = ("edges", "nodes")
 
 
 def nodes_needed(depth: int, distractors: int, branching: int) -> int:
@@ -53,7 +58,8 @@ def nodes_needed(depth: int, distractors: int, branching: int) -> int:
     return (depth + 1) * (1 + distractors) + (branching - 1) * depth * (depth - 1) // 2
 
 
-def _generate(rng: random.Random, depth: int, distractors: int, branching: int) -> dict[str, Any]:
+def _generate(rng: random.Random, depth: int, distractors: int, branching: int,
+              reasoning: str = "edges") -> dict[str, Any]:
     """One graph: the root's path, dead-end side branches off it, disjoint distractor chains."""
     names = iter(rng.sample(NODES, nodes_needed(depth, distractors, branching)))
     path = [next(names) for _ in range(depth + 1)]
@@ -69,7 +75,7 @@ def _generate(rng: random.Random, depth: int, distractors: int, branching: int) 
         edges += zip(chain, chain[1:])
     rng.shuffle(edges)
     return {"prompt": ";".join(u + v for u, v in edges) + f";f()=end({path[0]})",
-            "reasoning": ";".join(u + v for u, v in zip(path, path[1:])),
+            "reasoning": "".join(path) if reasoning == "nodes" else ";".join(u + v for u, v in zip(path, path[1:])),
             "solution": f"def f():return '{path[-1]}'", "path": "".join(path)}
 
 
@@ -98,6 +104,9 @@ class GraphTask(GeneratedTask):
         if distractors < 0 or branching < 1:
             raise UserError(f"graph distractors={distractors}, branching={branching} out of range",
                             "use distractors >= 0 and branching >= 1")
+        if o["reasoning"] not in REASONING:
+            raise UserError(f"graph reasoning={o['reasoning']!r} is not one of {', '.join(REASONING)}",
+                            "use --set task_options.reasoning=edges (or nodes)")
         if min(sizes) < 0:
             raise UserError("graph split sizes must be >= 0", "set n_train, n_val, n_test to counts")
         need = nodes_needed(*self.knobs)
@@ -107,7 +116,7 @@ class GraphTask(GeneratedTask):
                             "lower depth, distractors or branching")
 
     def generate(self, rng: random.Random) -> dict[str, Any]:
-        return _generate(rng, *self.knobs)
+        return _generate(rng, *self.knobs, self.options["reasoning"])
 
     def asserts(self, ex: dict[str, Any]) -> list[str]:
         return [f"assert f() == {ex['path'][-1]!r}"]

@@ -22,6 +22,7 @@ def test_split_steps_round_trips():
     assert "".join(steps) == text
     assert split_steps("one\ntwo\n", "\n") == ["one\n", "two\n"]
     assert split_steps("one line of reasoning.\n\n", "\n") == ["one line of reasoning.\n\n"]  # a chat CoT of one line
+    assert split_steps("TUg\n", "") == ["T", "U", "g\n"]  # "": one step per character (graph, reasoning=nodes)
 
 
 def _train_config(tmp_path, init_from="backbone", **method):

@@ -103,6 +103,18 @@ def test_steps_split_the_way_coconut_splits_them():
     assert all(len(s) == 3 for s in steps)  # "uv;" and the last "uv\n": one edge per step
 
 
+def test_nodes_reasoning_writes_the_path_and_keeps_the_graphs():
+    edges, nodes = graph(depth=3), graph(depth=3, reasoning="nodes")
+    for a, b in zip(edges.problems("train")[:50], nodes.problems("train")[:50]):
+        assert a.prompt == b.prompt and a.canonical_solution == b.canonical_solution  # same graphs, same rng
+        assert b.reasoning == b.meta["path"] and len(b.reasoning) == 4
+        assert a.reasoning == ";".join(u + v for u, v in zip(b.reasoning, b.reasoning[1:]))
+    _, reasoning, _ = nodes.format_example(nodes.problems("train")[0])
+    steps = split_steps(reasoning, "")  # coconut's step_separator "": one node per step
+    assert len(steps) == 4 and "".join(steps) == reasoning and steps[-1].endswith("\n")
+    assert edges.dataset_info()["sha256"] != nodes.dataset_info()["sha256"]
+
+
 def test_knobs_change_difficulty():
     def stats(**options):
         problems = graph(**options).problems("train")
@@ -149,7 +161,7 @@ def test_dataset_info_hashes_generator_and_options():
 @pytest.mark.parametrize("options,message", [
     ({"dept": 3}, "unknown graph option"), ({"depth": 0}, "depth=0"), ({"distractors": -1}, "out of range"),
     ({"branching": 0}, "out of range"), ({"depth": "deep"}, "must be integers"), ({"n_test": -5}, ">= 0"),
-    ({"depth": 12, "distractors": 4}, "node names")])
+    ({"depth": 12, "distractors": 4}, "node names"), ({"reasoning": "path"}, "reasoning='path'")])
 def test_bad_options_are_one_line_user_errors(options, message):
     with pytest.raises(UserError, match=message) as e:
         graph(**options).problems()

@@ -38,7 +38,8 @@ class CoconutConfig:
     uniform_prob: float = option(0.0, "chance of training a sample at a uniformly drawn stage")
     # tokens and text
     init_token: str | None = option("<<", "new tokens' embeddings copy this token's, as the reference (None = eos)")
-    step_separator: str | None = option(None, 'text between reasoning steps; None: ";" (compact synth) or "\\n" (chat)')
+    step_separator: str | None = option(None, 'text between reasoning steps; None: ";" (compact synth) or "\\n" (chat); '
+                                              '"": every character is a step (graph with reasoning=nodes)')
     # inference
     n_latents: int | None = option(None, "thoughts at inference; None = those of the last trained stage")
     val_max_new_tokens: int = option(96, "tokens per validation sample while training")
@@ -46,8 +47,12 @@ class CoconutConfig:
 
 
 def split_steps(reasoning: str, sep: str) -> list[str]:
-    """Reasoning text -> steps, each keeping its separator so that the steps concatenate back."""
-    parts = reasoning.split(sep)
+    """Reasoning text -> steps, each keeping its separator so that the steps concatenate back
+    (sep "": one step per character)."""
+    if not sep:
+        parts = list(reasoning) + [""]
+    else:
+        parts = reasoning.split(sep)
     steps = [p + sep for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
     if len(steps) > 1 and not steps[-1].strip():  # trailing newline: part of the last step
         tail = steps.pop()  # (popped first: `steps[-2] += steps.pop()` indexes a list one shorter)
@@ -64,7 +69,7 @@ def special_ids(backbone: Any, init_token: str | None) -> dict[str, int]:
 
 def separator(option: str | None, fmt: PromptFormat) -> str:
     """The text between reasoning steps: the option, else the format's (";" compact synth, "\n" chat)."""
-    return option or (";" if fmt.compact else "\n")
+    return option if option is not None else (";" if fmt.compact else "\n")
 
 
 def text_steps(ex: SFTExample, fmt: PromptFormat, sep: str) -> tuple[list[str], str]:
