@@ -31,9 +31,11 @@ Direct.stages = lambda self: [sft_stage(self.name, False, lambda bb, fmt: TextGe
                                         self.config.val_max_new_tokens, encode=_unconditioned)]
 EOF
     grep -q '^Direct.stages = ' "$copy/repo/methods/text.py" ;;
-  coconut)  # at inference the continuous thoughts are zeros: the mechanism is gone, the code still runs
-    sed -i 's/^        x = out.hidden\[:, None\]$/        x = out.hidden[:, None] * 0.0/' "$copy/repo/methods/coconut/latent.py"
-    grep -q 'out.hidden\[:, None\] \* 0.0' "$copy/repo/methods/coconut/latent.py" ;;
+  coconut)  # at inference each row is fed another row's continuous thought (a batch-index bug)
+    # (thoughts zeroed instead are not caught: the CI model then answers from the prompt, 0.98 -> 0.93;
+    # a wrong thought misleads it, 0.98 -> 0.68: experiments/NOTES.md)
+    sed -i 's/^        x = out.hidden\[:, None\]$/        x = out.hidden[:, None].roll(1, 0)/' "$copy/repo/methods/coconut/latent.py"
+    grep -q 'out.hidden\[:, None\].roll(1, 0)' "$copy/repo/methods/coconut/latent.py" ;;
   nfcot)  # at inference the sampled latents are zeros: the flow's thoughts are gone, the code still runs
     sed -i 's/^        u = mu + t_z \* sigma \* z$/        u = (mu + t_z * sigma * z) * 0.0/' "$copy/repo/methods/nfcot/decode.py"
     grep -q 'u = (mu + t_z \* sigma \* z) \* 0.0' "$copy/repo/methods/nfcot/decode.py" ;;
