@@ -3,7 +3,7 @@
 # (git worktree at HEAD), sabotage one method, run the regression on it, expect a non-zero exit.
 # The shared tree and its venv are not modified: the copy is imported through a PYTHONPATH shim.
 #
-#   bash ci/broken_copy.sh [cot|direct|coconut|latent-sft|nfcot|pause] [--reuse]   (heavy: wrap in flock)
+#   bash ci/broken_copy.sh [cot|direct|coconut|latent-sft|nfcot|pause|soft-thinking] [--reuse]   (heavy: wrap in flock)
 # --reuse evaluates on the main tree's cached regress checkpoints instead of retraining.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,12 +42,15 @@ EOF
   latent-sft)  # at inference the latents (soft top-k embeddings) are zeros: what they carry is gone
     sed -i 's/^        soft = mix(probs, top, W)$/        soft = mix(probs, top, W) * 0.0/' "$copy/repo/methods/latent_sft/decode.py"
     grep -q 'soft = mix(probs, top, W) \* 0.0' "$copy/repo/methods/latent_sft/decode.py" ;;
+  soft-thinking)  # the concept tokens fed back are zeros: the soft reasoning is gone, the code still runs
+    sed -i 's/^        x = (weights.to(emb.dtype) @ emb)\[:, None\]$/        x = (weights.to(emb.dtype) @ emb)[:, None] * 0.0/' "$copy/repo/methods/soft_thinking_core.py"
+    grep -q '@ emb)\[:, None\] \* 0.0' "$copy/repo/methods/soft_thinking_core.py" ;;
   pause)  # the answer's first token is read before the pauses (they are fed, but after it is chosen)
     sed -i -e 's/^        s.prefill(batch)$/        early = s.prefill(batch).logits/' \
       -e 's/^\(        \)logits = \(step(s.backbone.model, batch.state, input_ids=pauses, meter=batch.meter)\).logits$/\1\2\n\1logits = early/' \
       "$copy/repo/methods/pause.py"
     grep -q '^        logits = early$' "$copy/repo/methods/pause.py" ;;
-  *) echo "unknown sabotage '$which' (cot|direct|coconut|latent-sft|nfcot|pause)"; exit 2 ;;
+  *) echo "unknown sabotage '$which' (cot|direct|coconut|latent-sft|nfcot|pause|soft-thinking)"; exit 2 ;;
 esac
 git -C "$copy/repo" diff --stat
 
