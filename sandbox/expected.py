@@ -22,8 +22,9 @@ from nfbench.sandbox.asserts import plan as assert_plan
 
 # Bump when the meaning of a cached entry changes (e.g. a new evalplus or judge semantics).
 # v3: recomputed outputs ("R<n>" blobs); v4: the judge/candidate split (reference times of asserts
-# are measured from the judge's side, as the limits are)
-CACHE_VERSION = "evalplus-0.3.1-v4"
+# are measured from the judge's side, as the limits are); v5: big outputs ship as their version-4
+# encodings, made by the ground-truth job (sandbox/container/judge_truth.py big_encoding)
+CACHE_VERSION = "evalplus-0.3.1-v5"
 # Output types seen in HumanEval+/MBPP+ ground truth (Mbpp/88 returns a Counter); no callables
 # beyond the plain types a defaultdict may name as its factory.
 _SAFE = {"builtins": {"set", "frozenset", "complex", "bytearray", "slice", "range", "int", "float",

@@ -12,10 +12,8 @@ Standard library + numpy + the shipped evalplus files only: this file runs in th
 """
 from __future__ import annotations
 
-import marshal
 import pickle
 import time
-from copy import deepcopy
 
 import numpy as np
 import wire
@@ -23,12 +21,11 @@ from evalplus.eval import is_floats
 from evalplus.eval._special_oracle import (MBPP_OUTPUT_NOT_NONE_TASKS, MBPP_OUTPUT_SET_EQ_TASKS,
                                            _digit_distance_nums, _poly, _surface_Area)
 from judge_run import BUFFER_MAX, DIFFERENT, SAME, Candidate, Dead, Tally, Timeout, TooBig
-from judge_truth import expected_outputs
+from judge_truth import BIG_OUTPUT, big_encodings, expected_outputs
 from judge_zygote import Zygotes
 
 MIN_OUTPUT_CAP = 64 << 20  # bytes a candidate may send for one output; more if the expected one is big
 BYTES_PER_SECOND = 25e6  # time allowed on top of a test's limit to encode and send a big output
-BIG_OUTPUT = 512 << 10  # expected outputs bigger than this (version 4) are asked for in version 4
 MBPP_ORACLES = {"are_equivalent", "sum_div", "surface_Area", "digit_distance_nums",
                 *MBPP_OUTPUT_SET_EQ_TASKS, *MBPP_OUTPUT_NOT_NONE_TASKS}
 
@@ -79,16 +76,13 @@ def _prepared(prob: dict, phase: str) -> dict:
         expected = expected_outputs(prob, phase)
         oracle = (prob["dataset"] == "mbpp" and prob["entry_point"] in MBPP_ORACLES) or \
             (prob["dataset"] == "humaneval" and prob["entry_point"] == "find_zero")
+        big = big_encodings(prob, phase)  # computed with the ground truth, as a candidate encodes
         enc, kinds, nan = [], [], []
-        for e in expected:
-            try:
-                e4 = marshal.dumps(e, 4)  # fast (shared objects written once): tells big from small
-            except ValueError:
-                e4 = None
-            if e4 is not None and len(e4) > BIG_OUTPUT:
-                enc.append(e4)
+        for i, e in enumerate(expected):
+            if i in big:  # its version-4 bytes decode to an equal value, so it holds no NaN
+                enc.append(big[i])
                 kinds.append(wire.INPUT_V4)
-                nan.append(None)  # decided on the final encoding below
+                nan.append(False)
                 continue
             try:
                 enc.append(wire.encode(e, walk=False))  # ground truth holds plain data: marshal writes it
@@ -96,9 +90,6 @@ def _prepared(prob: dict, phase: str) -> dict:
                 enc.append(None)
             kinds.append(wire.INPUT)
             nan.append(enc[-1] is not None and b"nan" in enc[-1])  # version 0 writes floats as text
-        _big_in_version_4(prob, phase, enc, kinds)
-        # a big output still in version 4 equals a recomputed copy of itself, so it holds no NaN
-        nan = [b"nan" in e if n is None and kind == wire.INPUT else bool(n) for e, n, kind in zip(enc, nan, kinds)]
         size = [len(e) if e is not None else 0 for e in enc]
         prob[key] = {
             "frames": [wire.frame(kind, pickle.dumps(i, protocol=5))
@@ -112,29 +103,6 @@ def _prepared(prob: dict, phase: str) -> dict:
             "send_s": [n / BYTES_PER_SECOND + (0.5 if n > BIG_OUTPUT else 0.0) for n in size],
         }
     return prob[key]
-
-
-def _big_in_version_4(prob: dict, phase: str, enc: list, kinds: list) -> None:
-    """Big expected outputs are asked for in marshal version 4, whose bytes also say which objects
-    are shared. The unpickled ground truth does not share what the candidate's output will (pickle
-    copies every number), so those outputs are computed again here by the canonical solution, as
-    trusted_exec does (fresh exec, deepcopied input), and encoded the way a candidate encodes; one
-    that does not equal the ground truth (a nondeterministic reference, or a NaN inside: NaN is not
-    equal to itself) is asked for in version 0."""
-    big = [i for i, kind in enumerate(kinds) if kind == wire.INPUT_V4]
-    if not big:
-        return
-    env: dict = {}
-    exec(prob["canonical"], env)
-    fn = env[prob["entry_point"]]
-    expected = expected_outputs(prob, phase)
-    for i in big:
-        out = fn(*deepcopy(prob[f"{phase}_inputs"][i]))
-        if out == expected[i]:
-            enc[i] = marshal.dumps(out, 4)
-        else:
-            enc[i], kinds[i] = wire.encode(expected[i], walk=False), wire.INPUT
-        del out
 
 
 def _why(kind: bytes, payload: bytes) -> str:

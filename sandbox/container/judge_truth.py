@@ -10,6 +10,7 @@ Standard library + numpy + the shipped evalplus files only: this file runs in th
 from __future__ import annotations
 
 import gc
+import marshal
 import pickle
 import time
 import zlib
@@ -17,6 +18,8 @@ from copy import deepcopy
 
 from evalplus.eval import is_floats
 from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
+
+BIG_OUTPUT = 512 << 10  # expected outputs bigger than this (in version 4) are asked for in version 4
 
 
 def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
@@ -37,22 +40,28 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
             env: dict = {}
             exec(prob["canonical"], env)
             fn = env[prob["entry_point"]]
-            outputs, times = [], []
+            outputs, times, big = [], [], {}
             for inp in prob[f"{phase}_inputs"][lo:hi]:
                 inp = deepcopy(inp)
                 t0 = time.time()
-                outputs.append(fn(*inp))
+                out = fn(*inp)
                 times.append(time.time() - t0)
+                if not_none:
+                    out = out is not None
+                elif (e4 := big_encoding(out)) is not None:
+                    big[len(outputs)] = e4
+                outputs.append(out)
+                del out
                 if time.time() - start > opts["gt_budget"]:
                     break
-            if not_none:
-                outputs = [o is not None for o in outputs]
             all_times[phase] = times
             if _too_big(outputs, opts["recompute_len"]):
                 blobs.append(b"R%d" % len(outputs))  # each judge recomputes them (Mbpp/255: ~8 s less)
-            else:
-                blobs.append(zlib.compress(pickle.dumps(outputs, protocol=4), 1))
-            del outputs
+            else:  # a big output travels as its version-4 encoding only (it decodes to an equal value)
+                shipped = [None if i in big else o for i, o in enumerate(outputs)]
+                blobs.append(zlib.compress(pickle.dumps((shipped, big), protocol=4), 1))
+                del shipped
+            del outputs, big
     except BaseException as e:  # the canonical solution itself failed
         return {"error": f"{type(e).__name__}: {e}"[:500]}
     # The outputs go back as opaque compressed pickles (one per phase, their byte sizes in
@@ -60,6 +69,19 @@ def ground_truth(prob: dict, phase: str, lo: int, hi: int, opts: dict) -> dict:
     # pickle to 780 MB, a container's stdout runs at ~25 MB/s through the Docker daemon, and
     # re-pickling that on the host would take a minute.
     return {"times": all_times, "gt_sizes": [len(b) for b in blobs], "gt_bytes": b"".join(blobs)}
+
+
+def big_encoding(out) -> bytes | None:
+    """`out`'s marshal version-4 encoding where it is over BIG_OUTPUT and may be matched byte for
+    byte, else None. Called right after the call, while its input is still alive, as in the
+    candidate: version 4 writes an object once with a reference where it is shared (its refcount
+    says so), so the bytes depend on what the output shares with the input. A NaN anywhere makes
+    the decoded copy unequal (NaN != NaN), and such outputs are compared value by value."""
+    try:
+        e4 = marshal.dumps(out, 4)
+        return e4 if len(e4) > BIG_OUTPUT and (marshal.loads(e4) == out) is True else None
+    except Exception:  # not plain data (a Counter), or a value whose == is not a bool
+        return None
 
 
 class _Recompute:
@@ -77,8 +99,14 @@ def _too_big(outputs: list, huge: int) -> bool:
         and not any(is_floats(o) for o in outputs)
 
 
-def _unpack(blob: bytes) -> list:
-    return [RECOMPUTE] * int(blob[1:]) if blob[:1] == b"R" else pickle.loads(zlib.decompress(blob))
+def _unpack(blob: bytes) -> tuple[list, dict]:
+    """One ground-truth job's outputs and the version-4 encodings of its big ones, by index."""
+    if blob[:1] == b"R":
+        return [RECOMPUTE] * int(blob[1:]), {}
+    outputs, big = pickle.loads(zlib.decompress(blob))
+    for i, e4 in big.items():
+        outputs[i] = marshal.loads(e4)
+    return outputs, big
 
 
 def expected_outputs(prob: dict, phase: str) -> list:
@@ -89,16 +117,30 @@ def expected_outputs(prob: dict, phase: str) -> list:
     exp = prob["expected"]
     if phase not in exp:
         with frozen_after():
-            outputs = [out for _, blob in sorted(exp["blobs"].pop(phase)) for out in _unpack(blob)]
+            outputs, big = [], {}
+            for _, blob in sorted(exp["blobs"].pop(phase)):
+                part, part_big = _unpack(blob)
+                big.update((len(outputs) + i, e4) for i, e4 in part_big.items())
+                outputs += part
             todo = [i for i, o in enumerate(outputs) if o is RECOMPUTE]
             if todo:
                 env: dict = {}
                 exec(prob["canonical"], env)
                 fn = env[prob["entry_point"]]
                 for i in todo:
-                    outputs[i] = fn(*deepcopy(prob[f"{phase}_inputs"][i]))
-            exp[phase] = outputs
+                    inp = deepcopy(prob[f"{phase}_inputs"][i])
+                    outputs[i] = fn(*inp)
+                    if (e4 := big_encoding(outputs[i])) is not None:
+                        big[i] = e4
+                    del inp
+            exp[phase], exp[f"{phase}_v4"] = outputs, big
     return exp[phase]
+
+
+def big_encodings(prob: dict, phase: str) -> dict[int, bytes]:
+    """The version-4 encodings of a phase's big expected outputs (see big_encoding), by test index."""
+    expected_outputs(prob, phase)
+    return prob["expected"][f"{phase}_v4"]
 
 
 class frozen_after:
