@@ -4,7 +4,7 @@ sampled through the Docker sandbox, then one report with mean and spread over se
 claims checked against it.
 
 The study file (configs/study/study.yaml) is data, like the CI suite: its suites, seeds, members (a
-method, the member it starts from or runs on) and decodings. A seed is the whole chain: the CoT
+method, the member it starts from or runs on, the suites it is on when not all) and decodings. A seed is the whole chain: the CoT
 model that Coconut, Latent-SFT, NF-CoT and pause start from is trained with the same seed.
 
 Everything is resumable, so the study can run in the background across sessions: a finished
@@ -43,10 +43,14 @@ class StudyMember:
     runs_on: str | None = None  # no training of its own: run on this member's checkpoint ...
     stage: str | None = None  # ... or on one of that checkpoint's stage folders (e.g. NF-CoT before RL)
     decodings: tuple[str, ...] = ()  # () = every decoding of the study
+    suites: tuple[str, ...] = ()  # () = every suite of the study; else only these (a config on each)
 
     @property
     def trained(self) -> bool:
         return self.runs_on is None
+
+    def on(self, suite: str) -> bool:
+        return not self.suites or suite in self.suites
 
 
 @dataclass(frozen=True)
@@ -74,16 +78,23 @@ def load_study(path: Path) -> Study:
     members: list[StudyMember] = []
     for m in raw.get("members") or []:
         member = StudyMember(m.get("name", m["method"]), m["method"], m.get("starts_from"), m.get("runs_on"),
-                             m.get("stage"), tuple(m.get("decodings") or ()))
+                             m.get("stage"), tuple(m.get("decodings") or ()), tuple(m.get("suites") or ()))
         for other in (member.starts_from, member.runs_on):
             if other is not None and other not in [x.name for x in members]:
                 raise UserError(f"study {path}: {member.name} needs member '{other}' listed before it", "fix the study file")
+        if unknown := set(member.suites) - set(raw["suites"]):
+            raise UserError(f"study {path}: {member.name} names suites {sorted(unknown)} the study does not have",
+                            f"the study's suites: {', '.join(raw['suites'])}")
         members.append(member)
     decodings = {k: dict(v) for k, v in (raw.get("decodings") or {"greedy": {}}).items()}
     study = Study(path, raw.get("name", path.stem), tuple(raw["suites"]), tuple(int(s) for s in raw["seeds"]),
                   tuple(members), dict(raw.get("evaluation") or {}), decodings, tuple(raw.get("claims") or ()))
+    by_name = {m.name: m for m in members}
     for suite in study.suites:
-        for m in study.members:
+        for m in (m for m in study.members if m.on(suite)):
+            if missing := [x for x in (m.starts_from, m.runs_on) if x and not by_name[x].on(suite)]:
+                raise UserError(f"study {path}: {m.name} is on {suite} but {missing[0]}, which it needs, is not",
+                                f"add {suite} to {missing[0]}'s suites or remove it from {m.name}'s")
             if m.trained and not study.config(suite, m).is_file():
                 raise UserError(f"study {path}: no config for {m.method} on {suite} ({study.config(suite, m)})",
                                 "write it or remove the suite or member from the study file")
@@ -187,7 +198,7 @@ def run_study(path: Path | None = None, suites: list[str] | None = None, methods
         for seed in seeds:
             checkpoints: dict[str, Path] = {}
             where = root / "checkpoints" / suite / f"seed{seed}"
-            for m in members:
+            for m in (m for m in members if m.on(suite)):
                 label = f"{suite}/seed{seed}/{m.name}"
                 try:
                     need = m.starts_from or m.runs_on

@@ -45,6 +45,25 @@ def test_bad_study_files_are_one_line(tmp_path):
     assert [m.name for m in members] == ["cot", "soft-thinking"]
 
 
+def test_members_on_some_suites(tmp_path):
+    """A member with `suites:` needs configs only there, and what it needs must be there too."""
+    study = write_study(tmp_path, suites=("synth", "graph"))
+    (tmp_path / "graph" / "direct.yaml").unlink()
+    text = study.read_text()
+    with pytest.raises(UserError, match="no config for direct on graph"):
+        load_study(study)
+    study.write_text(text.replace("{method: direct}", "{method: direct, suites: [synth]}"))
+    loaded = load_study(study)
+    assert [m.name for m in loaded.members if m.on("graph")] == ["cot", "soft-thinking"]
+    study.write_text(text.replace("{method: direct}", "{method: direct, suites: [prosqa]}"))
+    with pytest.raises(UserError, match="suites \\['prosqa'\\] the study does not have"):
+        load_study(study)
+    study.write_text(text.replace("{method: direct}", "{method: direct, suites: [synth]}")
+                     .replace("{method: soft-thinking, runs_on: cot}", "{method: soft-thinking, runs_on: direct}"))
+    with pytest.raises(UserError, match="soft-thinking is on graph but direct, which it needs, is not"):
+        load_study(study)
+
+
 def row(suite, seed, member, p1, positions, decoding="greedy", pk=None):
     return {"suite": suite, "seed": seed, "member": member, "decoding": decoding, "pass1_base": p1,
             "passk_base": pk, "reasoning_positions_mean": positions, "k_base": 8 if pk is not None else None,
